@@ -1,0 +1,209 @@
+"""Carry out a MigrationPlan on libvirt, and read host capabilities.
+
+The only module of the reference driver that talks to libvirt.  ``libvirt``
+is imported when first needed, so the decision core works without it.
+"""
+
+import functools
+import importlib
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+
+from reference.model import HostCapabilities
+from reference.versions import Version
+
+
+def _libvirt():
+    return importlib.import_module('libvirt')
+
+
+class MigrationFailed(Exception):
+    """libvirt refused or failed the migration; the guest is on its source."""
+
+    def __init__(self, error, libvirt_message, uri, api, hint):
+        self.error = error                  # the VIR_ERR_* name
+        self.libvirt_message = libvirt_message
+        self.uri = uri
+        self.api = api
+        self.hint = hint
+        super().__init__('migration to %s failed (%s, %s): %s. %s'
+                         % (uri, error, api, libvirt_message, hint))
+
+
+class MigrationUnsupported(MigrationFailed):
+    pass
+
+
+class MigrationUnsafe(MigrationFailed):
+    pass
+
+
+class MigrationAborted(MigrationFailed):
+    pass
+
+
+class DestinationUnreachable(MigrationFailed):
+    pass
+
+
+# libvirt error -> (exception class, what the user should do).
+_ERRORS = {
+    'VIR_ERR_OPERATION_UNSUPPORTED': (
+        MigrationUnsupported, 'These hosts cannot migrate with this '
+        'combination of flags and parameters; the plan should have refused '
+        'it: report it with the plan (migtests-plan --json)'),
+    'VIR_ERR_ARGUMENT_UNSUPPORTED': (
+        MigrationUnsupported, 'A flag or parameter is not supported for this '
+        'guest or these hosts: report it with the plan'),
+    'VIR_ERR_NO_SUPPORT': (
+        MigrationUnsupported, 'The source libvirt lacks this migration API'),
+    'VIR_ERR_CONFIG_UNSUPPORTED': (
+        MigrationUnsupported, 'The destination cannot run this guest\'s '
+        'configuration'),
+    'VIR_ERR_MIGRATE_UNSAFE': (
+        MigrationUnsafe, 'A disk would be left behind or is unsafe to move: '
+        'block-migrate it, or put it on shared storage'),
+    'VIR_ERR_OPERATION_ABORTED': (
+        MigrationAborted, 'The migration was cancelled; the guest keeps '
+        'running on its source'),
+    'VIR_ERR_SYSTEM_ERROR': (
+        DestinationUnreachable, 'Check that the destination libvirtd runs '
+        'and is reachable at that address'),
+    'VIR_ERR_NO_STORAGE_POOL': (
+        MigrationFailed, 'Pre-create the destination disk images (same path '
+        'and size) before a block migration'),
+    'VIR_ERR_OPERATION_INVALID': (
+        MigrationFailed, 'The guest or a host is not in a state that allows '
+        'this migration'),
+}
+_DEFAULT_ERROR = (MigrationFailed, 'See the libvirtd logs of both hosts')
+
+
+def _error_name(lv, code):
+    return next((name for name in _ERRORS if getattr(lv, name, None) == code),
+                'libvirt error %s' % code)
+
+
+def translate_error(exc, uri, api):
+    lv = _libvirt()
+    name = _error_name(lv, exc.get_error_code())
+    cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
+    return cls(name, exc.get_error_message(), uri, api, hint)
+
+
+def flags_value(names):
+    lv = _libvirt()
+    return functools.reduce(lambda acc, name: acc | getattr(lv, name),
+                            names, 0)
+
+
+def _call(domain, api, plan):
+    flags = flags_value(plan.flags)
+    params = plan.params
+    if api == 'migrateToURI3':
+        return domain.migrateToURI3(plan.uri, dict(params), flags)
+    if api == 'migrateToURI2':
+        return domain.migrateToURI2(
+            plan.uri, params.get('migrate_uri'), params.get('destination_xml'),
+            flags, params.get('destination_name'), params.get('bandwidth', 0))
+    return domain.migrateToURI(plan.uri, flags,
+                               params.get('destination_name'),
+                               params.get('bandwidth', 0))
+
+
+def start(domain, plan):
+    """Call the planned API; fall back only to the plan's safe fallbacks.
+
+    A fallback is taken only when the API itself is missing (the binding
+    lacks it, or libvirt answers VIR_ERR_NO_SUPPORT): never on an error about
+    the combination, which an older API would only hide.  Returns the API
+    that carried the migration.
+    """
+    lv = _libvirt()
+    apis = (plan.api,) + tuple(plan.fallbacks)
+    for position, api in enumerate(apis):
+        last = position == len(apis) - 1
+        try:
+            _call(domain, api, plan)
+            return api
+        except AttributeError:
+            if last:
+                raise MigrationUnsupported(
+                    'missing-api', 'the libvirt binding has no %s' % api,
+                    plan.uri, api, 'Install a newer libvirt-python')
+        except lv.libvirtError as exc:
+            if last or exc.get_error_code() != lv.VIR_ERR_NO_SUPPORT:
+                raise translate_error(exc, plan.uri, api) from None
+
+
+class _Runner(threading.Thread):
+    def __init__(self, domain, plan):
+        super().__init__(daemon=True)
+        self.domain, self.plan = domain, plan
+        self.api = self.error = None
+
+    def run(self):
+        try:
+            self.api = start(self.domain, self.plan)
+        except MigrationFailed as exc:
+            self.error = exc
+
+
+def migrate(domain, plan, poll_interval=0.2, clock=time.monotonic):
+    """Run the plan and watch it as Nova's monitor does.
+
+    Raises the downtime limit step by step and takes the timeout action;
+    returns the API used, or raises MigrationFailed.
+    """
+    lv = _libvirt()
+    runner = _Runner(domain, plan)
+    started = clock()
+    runner.start()
+    steps = list(plan.monitor.downtime_steps)
+    timeout = plan.monitor.completion_timeout_s
+    acted = False
+    while runner.is_alive():
+        runner.join(poll_interval)
+        elapsed = clock() - started
+        while steps and steps[0][0] <= elapsed and runner.is_alive():
+            try:
+                domain.migrateSetMaxDowntime(steps.pop(0)[1], 0)
+            except lv.libvirtError:
+                pass  # the job may not have started, or just finished
+        if (timeout is not None and elapsed > timeout and not acted
+                and runner.is_alive()):
+            acted = True
+            _timeout_action(domain, plan, lv)
+    if runner.error is not None:
+        raise runner.error
+    return runner.api
+
+
+def _timeout_action(domain, plan, lv):
+    try:
+        if plan.monitor.timeout_action == 'abort':
+            domain.abortJob()
+        elif 'VIR_MIGRATE_POSTCOPY' in plan.flags:
+            domain.migrateStartPostCopy(0)
+        else:
+            domain.suspend()
+    except lv.libvirtError:
+        pass  # the migration ended meanwhile; its own result is reported
+
+
+def read_capabilities(conn, tls_ready=False):
+    """HostCapabilities of a live connection."""
+    lv = _libvirt()
+    driver = conn.getType()
+    hypervisor = driver.lower()
+    if driver == 'QEMU':
+        tree = ElementTree.fromstring(conn.getCapabilities())
+        types = {d.get('type') for d in tree.iter('domain')}
+        hypervisor = 'kvm' if 'kvm' in types else 'qemu'
+    return HostCapabilities(
+        libvirt=Version.from_libvirt_int(conn.getLibVersion()),
+        qemu=Version.from_libvirt_int(conn.getVersion()),
+        hypervisor=hypervisor,
+        tls_ready=tls_ready,
+        has_migrate_to_uri3=hasattr(lv.virDomain, 'migrateToURI3'))

@@ -1,0 +1,184 @@
+"""migtests-plan: print the reference driver's plan for a migration.
+
+Exit status: 0 a plan, 3 a refusal, 2 bad input (one line on stderr).
+"""
+
+import argparse
+import json
+import sys
+
+from oslo_config import cfg
+
+from reference import conf as migration_conf
+from reference.model import ConfigError
+from reference.model import Disk
+from reference.model import DiskKind
+from reference.model import HostCapabilities
+from reference.model import MigrationRefused
+from reference.model import MigrationRequest
+from reference.model import Operation
+from reference.planner import plan_migration
+from reference.versions import Version
+from reference.versions import VersionError
+
+EXIT_PLAN, EXIT_BAD_INPUT, EXIT_REFUSED = 0, 2, 3
+
+
+class BadInput(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise BadInput(message)
+
+
+def _version(text):
+    try:
+        return Version.parse(text)
+    except VersionError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+
+
+def _disk(text):
+    target, sep, kind = text.partition(':')
+    kinds = [k.value for k in DiskKind]
+    if not sep or not target or kind not in kinds:
+        raise argparse.ArgumentTypeError(
+            'disk %r: expected TARGET:KIND with KIND one of %s'
+            % (text, ', '.join(kinds)))
+    return Disk(target, DiskKind(kind))
+
+
+def _setting(text):
+    name, sep, value = text.partition('=')
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            '--set %r: expected OPTION=VALUE' % text)
+    return name.strip(), value.strip()
+
+
+def build_parser():
+    p = _Parser(prog='migtests-plan', description=(
+        'Print how the reference driver would migrate a guest between two '
+        'libvirt/QEMU hosts, or why it refuses.'))
+    p.add_argument('--libvirt', type=_version, required=True,
+                   help='source libvirt version, e.g. 1.2.17')
+    p.add_argument('--qemu', type=_version, required=True,
+                   help='source QEMU version, e.g. 2.5')
+    p.add_argument('--dest-libvirt', type=_version,
+                   help='destination libvirt version (default: the source\'s)')
+    p.add_argument('--dest-qemu', type=_version,
+                   help='destination QEMU version (default: the source\'s)')
+    p.add_argument('--hypervisor', choices=('qemu', 'kvm'), default='qemu',
+                   help='hypervisor of both hosts and the guest')
+    p.add_argument('--operation', choices=[o.value for o in Operation],
+                   default='auto', help='live, block, or auto (block unless '
+                   'the storage is shared)')
+    p.add_argument('--shared-storage', action='store_true',
+                   help='the instance storage is shared between the hosts')
+    p.add_argument('--disk', type=_disk, action='append', default=[],
+                   metavar='TARGET:KIND',
+                   help='a disk of the guest; KIND: local, volume, readonly, '
+                   'shareable (repeat)')
+    p.add_argument('--paused', action='store_true', help='the guest is paused')
+    p.add_argument('--tls-ready', action='store_true',
+                   help='both hosts have native TLS certificates configured')
+    p.add_argument('--dest', default='dest', metavar='HOST',
+                   help='destination host name or address')
+    p.add_argument('--config-file', action='append', default=[],
+                   metavar='FILE', help='a config file with a [libvirt] '
+                   'section (repeat)')
+    p.add_argument('--set', type=_setting, action='append', default=[],
+                   metavar='OPTION=VALUE', help='a [libvirt] option (repeat)')
+    p.add_argument('--json', action='store_true', help='print one JSON object')
+    return p
+
+
+def _settings(args):
+    try:
+        conf = migration_conf.make_conf(config_files=args.config_file)
+        for name, value in args.set:
+            conf.set_override(name, value, group=migration_conf.GROUP)
+        return migration_conf.load_settings(conf)
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise BadInput('config file not found: %s'
+                       % ', '.join(exc.config_files))
+    except (cfg.NoSuchOptError, cfg.ConfigFileParseError,
+            cfg.ConfigFileValueError) as exc:
+        raise BadInput(str(exc).splitlines()[0])
+    except (ValueError, ConfigError) as exc:
+        raise BadInput(str(exc).splitlines()[0])
+
+
+def _validate_dest(dest):
+    if not dest or any(ch in dest for ch in '/@?# \t'):
+        raise BadInput('--dest %r: expected a host name or address' % dest)
+    return dest
+
+
+def _render_text(plan):
+    lines = ['API:    %s' % plan['api'],
+             'URI:    %s' % plan['uri'],
+             'Flags:  %s' % ' | '.join(plan['flags']),
+             'Params: %s' % (json.dumps(plan['params'], sort_keys=True)
+                             if plan['params'] else '(none)'),
+             'Decisions:']
+    lines += ['  - %s: %s' % (d['what'], d['why']) for d in plan['decisions']]
+    return '\n'.join(lines)
+
+
+def run(argv, stdout, stderr):
+    try:
+        args = build_parser().parse_args(argv)
+        settings = _settings(args)
+        hosts = _hosts(args)
+        request = MigrationRequest(
+            destination=_validate_dest(args.dest),
+            operation=Operation(args.operation),
+            disks=tuple(args.disk),
+            shared_storage=args.shared_storage,
+            paused=args.paused,
+            guest_hypervisor=args.hypervisor)
+        _check_disk_targets(request)
+    except BadInput as exc:
+        stderr.write('migtests-plan: error: %s\n' % exc)
+        return EXIT_BAD_INPUT
+    for warning in settings.warnings:
+        stderr.write('migtests-plan: warning: %s\n' % warning)
+    try:
+        result = plan_migration(settings, *hosts, request).as_dict()
+        status = EXIT_PLAN
+    except MigrationRefused as refusal:
+        result = refusal.as_dict()
+        status = EXIT_REFUSED
+    if args.json:
+        stdout.write(json.dumps(result, sort_keys=True) + '\n')
+    elif result['refused']:
+        refused = result['refused']
+        stdout.write('REFUSED (%s): %s\n'
+                     % (refused['error'], refused['message']))
+    else:
+        stdout.write(_render_text(result) + '\n')
+    return status
+
+
+def _hosts(args):
+    def host(libvirt, qemu):
+        return HostCapabilities(libvirt=libvirt, qemu=qemu,
+                                hypervisor=args.hypervisor,
+                                tls_ready=args.tls_ready)
+    return (host(args.libvirt, args.qemu),
+            host(args.dest_libvirt or args.libvirt,
+                 args.dest_qemu or args.qemu))
+
+
+def _check_disk_targets(request):
+    targets = [d.target for d in request.disks]
+    duplicates = sorted({t for t in targets if targets.count(t) > 1})
+    if duplicates:
+        raise BadInput('--disk %s given more than once' % duplicates[0])
+
+
+def main():
+    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr))

@@ -1,0 +1,311 @@
+"""The [libvirt] live-migration options, and turning them into settings.
+
+Nothing is registered at import time: call ``register_opts(conf)``.
+``list_opts()`` feeds ``oslo-config-generator`` (entry point
+``oslo.config.opts`` = ``migtests.reference``).  ``load_settings(conf)``
+reads the options, checks them, and returns plain ``MigrationSettings`` for
+the pure planner -- or raises ``ConfigError`` naming what to change.
+"""
+
+import dataclasses
+
+from oslo_config import cfg
+
+from reference.model import ConfigError
+from reference.model import Operation
+from reference.versions import FLAG_SINCE
+
+GROUP = 'libvirt'
+
+_DEPRECATED_FLAG_REASON = (
+    'Raw libvirt flags let operators build combinations that lose data. The '
+    'driver chooses the flags itself; use live_migration_tunnelled, '
+    'live_migration_with_native_tls and the live_migration_permit_* options.')
+
+libvirt_migration_opts = [
+    cfg.BoolOpt('live_migration_tunnelled',
+                default=None,
+                help='Send the migration stream through the libvirtd '
+                     'connection (VIR_MIGRATE_TUNNELLED). Unset (the default) '
+                     'lets the driver choose: native TLS where both hosts '
+                     'support and configure it, else the tunnel for a '
+                     'migration that copies no storage over a tls or ssh '
+                     'connection, else plain native transport. true: always '
+                     'tunnel, and refuse what cannot be tunnelled (selective '
+                     'disk copies, storage copies on current QEMU). false: '
+                     'never tunnel.'),
+    cfg.BoolOpt('live_migration_with_native_tls',
+                default=None,
+                help='Encrypt QEMU\'s own migration and NBD streams with TLS '
+                     '(VIR_MIGRATE_TLS; libvirt >= 4.4.0, QEMU >= 2.11 on '
+                     'both hosts, certificates in each host\'s '
+                     'migrate_tls_x509_cert_dir). Unset: used when both '
+                     'hosts support it and are TLS ready. true: required, '
+                     'migrations are refused where it is impossible. false: '
+                     'never.'),
+    cfg.StrOpt('live_migration_scheme',
+               default='tcp',
+               choices=[('tcp', 'unencrypted libvirtd connection'),
+                        ('tls', 'libvirtd connection over TLS'),
+                        ('ssh', 'libvirtd connection over SSH')],
+               help='Transport of the connection between the two libvirtd '
+                    'daemons: qemu+<scheme>://<destination>/system.'),
+    cfg.HostAddressOpt('live_migration_inbound_addr',
+                       help='Address of the destination host that incoming '
+                            'migration traffic should go to. When set, the '
+                            'libvirtd URI and the native migration URI use '
+                            'it instead of the destination host name.'),
+    cfg.IntOpt('live_migration_bandwidth',
+               default=0, min=0,
+               help='Maximum migration bandwidth in MiB/s; 0 means '
+                    'unlimited.'),
+    cfg.BoolOpt('live_migration_permit_post_copy',
+                default=False,
+                help='Permit switching to post-copy when a migration does '
+                     'not converge. A permission, not a demand: used only '
+                     'where both hosts support it (libvirt >= 1.3.3, '
+                     'QEMU >= 2.5), not for a paused guest, and not through '
+                     'the tunnel.'),
+    cfg.BoolOpt('live_migration_permit_auto_converge',
+                default=False,
+                help='Permit throttling the guest\'s vCPUs so that a busy '
+                     'guest converges (libvirt >= 1.2.3). Not used together '
+                     'with post-copy.'),
+    cfg.IntOpt('live_migration_parallel_connections',
+               default=1, min=1, max=256,
+               help='Number of parallel connections for the memory stream '
+                    '(VIR_MIGRATE_PARALLEL; libvirt >= 5.2.0 and '
+                    'QEMU >= 4.0 on both hosts). 1 disables it.'),
+    cfg.IntOpt('live_migration_downtime',
+               default=500, min=100,
+               help='Maximum downtime in milliseconds that the guest may be '
+                    'paused for at the switch-over, reached in steps.'),
+    cfg.IntOpt('live_migration_downtime_steps',
+               default=10, min=3,
+               help='Number of steps in which the allowed downtime is raised '
+                    'to live_migration_downtime.'),
+    cfg.IntOpt('live_migration_downtime_delay',
+               default=75, min=3,
+               help='Seconds per GiB of migrated data to wait between two '
+                    'downtime steps.'),
+    cfg.IntOpt('live_migration_completion_timeout',
+               default=800, min=0,
+               help='Seconds per GiB of migrated data after which '
+                    'live_migration_timeout_action is taken; 0 disables the '
+                    'timeout.'),
+    cfg.StrOpt('live_migration_timeout_action',
+               default='abort',
+               choices=[('abort', 'cancel the migration; the guest keeps '
+                                  'running on its source'),
+                        ('force_complete', 'switch to post-copy when it is '
+                                           'in use, else pause the guest '
+                                           'so the copy can finish')],
+               help='What to do when a migration exceeds its completion '
+                    'timeout.'),
+    cfg.StrOpt('live_migration_flag',
+               deprecated_for_removal=True,
+               deprecated_reason=_DEPRECATED_FLAG_REASON,
+               help='Deprecated: comma-separated VIR_MIGRATE_* names for live '
+                    'migrations. Only VIR_MIGRATE_TUNNELLED still has an '
+                    'effect (as live_migration_tunnelled = true, when that '
+                    'option is unset); flags the driver sets itself are '
+                    'ignored and any other flag is refused.'),
+    cfg.StrOpt('block_migration_flag',
+               deprecated_for_removal=True,
+               deprecated_reason=_DEPRECATED_FLAG_REASON,
+               help='Deprecated: as live_migration_flag, for block '
+                    'migrations.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(libvirt_migration_opts, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, libvirt_migration_opts)]
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationSettings:
+    """The checked configuration the planner works from."""
+
+    tunnelled: dict          # Operation.LIVE/BLOCK -> True, False or None
+    native_tls: bool | None
+    scheme: str
+    inbound_addr: str | None
+    bandwidth: int
+    permit_post_copy: bool
+    permit_auto_converge: bool
+    parallel_connections: int
+    downtime: int
+    downtime_steps: int
+    downtime_delay: int
+    completion_timeout: int
+    timeout_action: str
+    warnings: tuple = ()
+
+    def tunnelled_for(self, operation):
+        return self.tunnelled[operation]
+
+
+# Flags the driver always chooses itself: ignored, with a warning.
+_OWNED_FLAGS = frozenset({
+    'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER', 'VIR_MIGRATE_PERSIST_DEST',
+    'VIR_MIGRATE_UNDEFINE_SOURCE', 'VIR_MIGRATE_NON_SHARED_INC',
+    'VIR_MIGRATE_NON_SHARED_DISK'})
+
+# Every other flag but TUNNELLED is refused, with the reason.
+_REFUSED_FLAGS = {
+    'VIR_MIGRATE_UNSAFE': 'it disables libvirt\'s safety checks, so a '
+                          'migration with unshared storage or an unsafe disk '
+                          'cache can corrupt the guest\'s disks',
+    'VIR_MIGRATE_PAUSED': 'it leaves the guest paused on the destination',
+    'VIR_MIGRATE_OFFLINE': 'it moves only the definition, not a running '
+                           'guest',
+    'VIR_MIGRATE_COMPRESSED': 'compression needs a cache sized per guest '
+                              'and is not offered by this driver',
+    'VIR_MIGRATE_CHANGE_PROTECTION': 'peer-to-peer migration already '
+                                     'protects the domain from changes',
+    'VIR_MIGRATE_ABORT_ON_ERROR': 'I/O errors during the copy are handled '
+                                  'by aborting already',
+    'VIR_MIGRATE_RDMA_PIN_ALL': 'RDMA transport is not supported by this '
+                                'driver',
+    'VIR_MIGRATE_AUTO_CONVERGE': 'use live_migration_permit_auto_converge '
+                                 '= true instead',
+    'VIR_MIGRATE_POSTCOPY': 'use live_migration_permit_post_copy = true '
+                            'instead',
+    'VIR_MIGRATE_POSTCOPY_RESUME': 'it resumes a failed post-copy '
+                                   'migration; it is not a setting',
+    'VIR_MIGRATE_TLS': 'use live_migration_with_native_tls = true instead',
+    'VIR_MIGRATE_PARALLEL': 'use live_migration_parallel_connections '
+                            'instead',
+    'VIR_MIGRATE_ZEROCOPY': 'it needs locked guest memory and is not '
+                            'offered by this driver',
+    'VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES': 'it slows the guest down '
+                                                 'and is not offered by '
+                                                 'this driver',
+}
+
+
+def parse_flag_option(option, value):
+    """Split a deprecated flag option into (wants_tunnel, warnings).
+
+    Raises ConfigError for an unknown name or a flag that is refused.
+    """
+    wants_tunnel = False
+    warnings = []
+    for token in (value or '').split(','):
+        name = token.strip()
+        if not name:
+            continue
+        if name not in FLAG_SINCE:
+            raise ConfigError(
+                'unknown migration flag %r in [libvirt] %s: expected '
+                'VIR_MIGRATE_* names separated by commas' % (name, option))
+        if name == 'VIR_MIGRATE_TUNNELLED':
+            wants_tunnel = True
+        elif name in _OWNED_FLAGS:
+            warnings.append(
+                '[libvirt] %s: %s is ignored: the driver sets it itself '
+                'where the operation needs it' % (option, name))
+        else:
+            raise ConfigError(
+                '[libvirt] %s: %s is refused: %s'
+                % (option, name, _REFUSED_FLAGS[name]))
+    return wants_tunnel, warnings
+
+
+def _tunnel_setting(option, flag_value, tunnelled_opt, warnings):
+    if flag_value:
+        warnings.append(
+            '[libvirt] %s is deprecated and will be removed: the driver '
+            'chooses the flags itself' % option)
+    wants_tunnel, flag_warnings = parse_flag_option(option, flag_value)
+    warnings.extend(flag_warnings)
+    if not wants_tunnel:
+        return tunnelled_opt
+    if tunnelled_opt is None:
+        warnings.append(
+            '[libvirt] %s: VIR_MIGRATE_TUNNELLED is read as '
+            'live_migration_tunnelled = true; set that option instead'
+            % option)
+        return True
+    warnings.append(
+        '[libvirt] %s: VIR_MIGRATE_TUNNELLED is ignored: '
+        'live_migration_tunnelled = %s is set and wins'
+        % (option, str(tunnelled_opt).lower()))
+    return tunnelled_opt
+
+
+def _refuse_contradictions(settings):
+    if True not in settings.tunnelled.values():
+        return
+    if settings.native_tls:
+        raise ConfigError(
+            '[libvirt] live_migration_tunnelled = true contradicts '
+            'live_migration_with_native_tls = true: the tunnel carries the '
+            'stream inside the libvirtd connection, native TLS encrypts '
+            'QEMU\'s own stream; set one of them to false')
+    if settings.permit_post_copy:
+        raise ConfigError(
+            '[libvirt] live_migration_tunnelled = true contradicts '
+            'live_migration_permit_post_copy = true: libvirt cannot switch a '
+            'tunnelled migration to post-copy; set one of them to false')
+    if settings.parallel_connections > 1:
+        raise ConfigError(
+            '[libvirt] live_migration_tunnelled = true contradicts '
+            'live_migration_parallel_connections = %d: a tunnel is a single '
+            'stream; set live_migration_tunnelled = false or the '
+            'connections to 1' % settings.parallel_connections)
+
+
+def load_settings(conf):
+    """Read and check conf.libvirt; return MigrationSettings."""
+    group = conf[GROUP]
+    warnings = []
+    tunnelled = {
+        Operation.LIVE: _tunnel_setting(
+            'live_migration_flag', group.live_migration_flag,
+            group.live_migration_tunnelled, warnings),
+        Operation.BLOCK: _tunnel_setting(
+            'block_migration_flag', group.block_migration_flag,
+            group.live_migration_tunnelled, warnings),
+    }
+    settings = MigrationSettings(
+        tunnelled=tunnelled,
+        native_tls=group.live_migration_with_native_tls,
+        scheme=group.live_migration_scheme,
+        inbound_addr=group.live_migration_inbound_addr,
+        bandwidth=group.live_migration_bandwidth,
+        permit_post_copy=group.live_migration_permit_post_copy,
+        permit_auto_converge=group.live_migration_permit_auto_converge,
+        parallel_connections=group.live_migration_parallel_connections,
+        downtime=group.live_migration_downtime,
+        downtime_steps=group.live_migration_downtime_steps,
+        downtime_delay=group.live_migration_downtime_delay,
+        completion_timeout=group.live_migration_completion_timeout,
+        timeout_action=group.live_migration_timeout_action,
+        warnings=tuple(warnings),
+    )
+    _refuse_contradictions(settings)
+    return settings
+
+
+def make_conf(config_files=(), overrides=None):
+    """A private ConfigOpts with the options registered and loaded.
+
+    ``overrides`` maps option names of [libvirt] to values (strings are
+    converted by the option's type, as in a config file).
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf(args=[], project='migtests', default_config_files=list(config_files))
+    for name, value in (overrides or {}).items():
+        conf.set_override(name, value, group=GROUP)
+    return conf
+
+
+def settings(**overrides):
+    """Shipped defaults plus the given [libvirt] options, checked."""
+    return load_settings(make_conf(overrides=overrides))

@@ -1,0 +1,108 @@
+"""The plain inputs and outputs of the reference driver's decision."""
+
+import dataclasses
+import enum
+
+from reference.versions import Version
+
+
+class Operation(enum.Enum):
+    LIVE = 'live'          # memory only: storage is shared or all volumes
+    BLOCK = 'block'        # memory and the guest's local disks
+    AUTO = 'auto'          # block unless the instance storage is shared
+
+
+class DiskKind(enum.Enum):
+    LOCAL = 'local'          # on the host's disk: copied by a block migration
+    VOLUME = 'volume'        # attached shared volume (Cinder): never copied
+    READONLY = 'readonly'    # e.g. a config drive image: never copied
+    SHAREABLE = 'shareable'  # <shareable/>, in use by other guests: not copied
+
+
+@dataclasses.dataclass(frozen=True)
+class Disk:
+    target: str
+    kind: DiskKind
+    size_gib: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HostCapabilities:
+    libvirt: Version
+    qemu: Version
+    hypervisor: str = 'qemu'        # 'qemu' (TCG only) or 'kvm'
+    tls_ready: bool = False         # native TLS certificates configured
+    has_migrate_to_uri3: bool = True  # the Python binding has the method
+
+    def __str__(self):
+        return 'libvirt %s / QEMU %s' % (self.libvirt, self.qemu)
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationRequest:
+    destination: str
+    operation: Operation = Operation.AUTO
+    disks: tuple = ()
+    shared_storage: bool = False
+    paused: bool = False
+    guest_hypervisor: str = 'qemu'   # the domain type: 'qemu' or 'kvm'
+    memory_mib: int = 0
+    destination_xml: str | None = None
+    persistent_xml: str | None = None
+
+    def targets(self, *kinds):
+        return [d.target for d in self.disks if d.kind in kinds]
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    what: str
+    why: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorPlan:
+    """What the act layer does while the migration runs (Nova's monitor)."""
+
+    downtime_steps: tuple   # ((seconds after start, max downtime ms), ...)
+    completion_timeout_s: int | None   # None: wait forever
+    timeout_action: str     # 'abort' or 'force_complete'
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationPlan:
+    api: str
+    uri: str
+    flags: tuple
+    params: dict
+    decisions: tuple
+    fallbacks: tuple        # older APIs that can carry every param
+    monitor: MonitorPlan
+
+    def as_dict(self):
+        return {
+            'api': self.api,
+            'uri': self.uri,
+            'flags': list(self.flags),
+            'params': dict(self.params),
+            'decisions': [dataclasses.asdict(d) for d in self.decisions],
+            'refused': None,
+        }
+
+
+class MigrationRefused(Exception):
+    """The driver will not migrate: the message says why and what to change."""
+
+    def __init__(self, error, message):
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+    def as_dict(self):
+        return {'api': None, 'uri': None, 'flags': None, 'params': None,
+                'decisions': None,
+                'refused': {'error': self.error, 'message': self.message}}
+
+
+class ConfigError(ValueError):
+    """The [libvirt] migration configuration is unusable as written."""

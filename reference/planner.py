@@ -1,0 +1,442 @@
+"""Decide how to migrate: settings + both hosts + the request -> a plan.
+
+Pure: no libvirt, no I/O.  ``plan_migration`` reads top to bottom as the
+policy (README, "Policy"); each step records a Decision with its reason or
+raises MigrationRefused with a message an operator can act on.
+"""
+
+import dataclasses
+import ipaddress
+
+from reference.model import Decision
+from reference.model import DiskKind
+from reference.model import MigrationPlan
+from reference.model import MigrationRefused
+from reference.model import MonitorPlan
+from reference.model import Operation
+from reference.versions import API_ORDER
+from reference.versions import API_PARAMS
+from reference.versions import FEATURES
+from reference.versions import supports
+
+BASE_FLAGS = ('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+              'VIR_MIGRATE_PERSIST_DEST', 'VIR_MIGRATE_UNDEFINE_SOURCE')
+HYPERVISORS = ('qemu', 'kvm')
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageCopy:
+    flag: str | None = None     # VIR_MIGRATE_NON_SHARED_INC / _DISK, or None
+    disks: tuple | None = None  # the migrate_disks list; None: libvirt's set
+
+
+def plan_migration(settings, source, destination, request):
+    """Return a MigrationPlan, or raise MigrationRefused."""
+    hosts = (source, destination)
+    decisions = []
+    _check_hypervisors(request, hosts)
+    operation = _resolve_operation(request, decisions)
+    tunnel_setting = settings.tunnelled_for(operation)
+    copy = _storage_copy(operation, request, hosts, decisions)
+    tls = _choose_native_tls(settings, tunnel_setting, hosts, decisions)
+    parallel = _choose_parallel(settings, hosts, decisions)
+    post_copy = _choose_post_copy(settings, request, hosts, parallel,
+                                  decisions)
+    tunnel, copy = _choose_tunnel(settings, tunnel_setting, request, hosts,
+                                  copy, tls, post_copy, parallel, decisions)
+    auto_converge = _choose_auto_converge(settings, hosts, post_copy,
+                                          decisions)
+    flags = BASE_FLAGS + tuple(name for name, wanted in (
+        ('VIR_MIGRATE_TUNNELLED', tunnel),
+        ('VIR_MIGRATE_TLS', tls),
+        (copy.flag, copy.flag is not None),
+        ('VIR_MIGRATE_AUTO_CONVERGE', auto_converge),
+        ('VIR_MIGRATE_POSTCOPY', post_copy),
+        ('VIR_MIGRATE_PARALLEL', parallel > 1),
+    ) if wanted)
+    uri, params = _uri_and_params(settings, request, hosts, copy, tunnel, tls,
+                                  parallel, decisions)
+    api, fallbacks = _choose_api(params, hosts, decisions)
+    monitor = _monitor(settings, request, copy, post_copy, decisions)
+    return MigrationPlan(api=api, uri=uri, flags=flags, params=params,
+                         decisions=tuple(decisions), fallbacks=fallbacks,
+                         monitor=monitor)
+
+
+def _pair(hosts):
+    source, destination = hosts
+    return 'source %s, destination %s' % (source, destination)
+
+
+def _requirement(feature):
+    return FEATURES[feature].requirement()
+
+
+def _check_hypervisors(request, hosts):
+    for role, host in zip(('source', 'destination'), hosts):
+        if host.hypervisor not in HYPERVISORS:
+            raise MigrationRefused(
+                'unsupported-hypervisor',
+                'the %s host runs hypervisor %r; this driver migrates only '
+                'QEMU/KVM guests (%s)' % (role, host.hypervisor, _pair(hosts)))
+    if request.guest_hypervisor == 'kvm' and hosts[1].hypervisor != 'kvm':
+        raise MigrationRefused(
+            'destination-lacks-kvm',
+            'the guest runs under KVM but the destination offers only QEMU '
+            'emulation (%s): migrate to a host with KVM' % _pair(hosts))
+
+
+def _resolve_operation(request, decisions):
+    if request.operation is not Operation.AUTO:
+        return request.operation
+    if request.shared_storage:
+        decisions.append(Decision(
+            'live migration (auto)',
+            'the instance storage is shared: no disk needs copying'))
+        return Operation.LIVE
+    decisions.append(Decision(
+        'block migration (auto)',
+        'the instance storage is not shared: local disks must be copied'))
+    return Operation.BLOCK
+
+
+def _storage_copy(operation, request, hosts, decisions):
+    local = tuple(request.targets(DiskKind.LOCAL))
+    others = ['%s (%s)' % (d.target, d.kind.value) for d in request.disks
+              if d.kind is not DiskKind.LOCAL]
+    if operation is Operation.LIVE:
+        if local and not request.shared_storage:
+            raise MigrationRefused(
+                'live-migration-leaves-local-disks',
+                'live migration without storage copy would leave the local '
+                'disks %s behind (the instance storage is not shared): use a '
+                'block migration, or shared instance storage'
+                % ', '.join(local))
+        return StorageCopy()
+    if request.shared_storage:
+        raise MigrationRefused(
+            'block-migration-on-shared-storage',
+            'block migration on shared instance storage would copy each disk '
+            'onto itself: use a live migration without storage copy')
+    if not local:
+        decisions.append(Decision(
+            'no storage copy flag',
+            'the guest has no local disk: nothing to copy (NON_SHARED_INC is '
+            'not sent)'))
+        return StorageCopy()
+    flag = 'VIR_MIGRATE_NON_SHARED_INC'
+    if any(supports('non_shared_inc_broken', host) for host in hosts):
+        flag = 'VIR_MIGRATE_NON_SHARED_DISK'
+        decisions.append(Decision(
+            'VIR_MIGRATE_NON_SHARED_DISK instead of NON_SHARED_INC',
+            'libvirt 7.3.0 to 7.5.x copies no disk with NON_SHARED_INC '
+            '(%s): a full copy is the safe one' % _pair(hosts)))
+    else:
+        decisions.append(Decision(
+            'VIR_MIGRATE_NON_SHARED_INC',
+            'copy the local disks onto the images the destination '
+            'pre-created over the same backing files'))
+    if supports('migrate_disks', *hosts):
+        decisions.append(Decision(
+            'migrate_disks = %s' % ', '.join(local),
+            'only the local disks are copied; '
+            + ('never copied: %s' % ', '.join(others) if others else
+               'an explicit list never lets libvirt pick disks itself')))
+        return StorageCopy(flag, local)
+    if others:
+        raise MigrationRefused(
+            'block-migration-cannot-select-disks',
+            'block migration of a guest with %s attached needs a selective '
+            'disk list (migrate_disks, %s on both hosts; %s): without it '
+            'libvirt copies every writable disk, volumes included. Detach '
+            'them, or upgrade libvirt'
+            % (', '.join(others), _requirement('migrate_disks'),
+               _pair(hosts)))
+    decisions.append(Decision(
+        'no migrate_disks list',
+        'the hosts cannot select disks (%s needs %s), and every disk is '
+        'local, so libvirt\'s default copy set is exactly them'
+        % (_pair(hosts), _requirement('migrate_disks'))))
+    return StorageCopy(flag, None)
+
+
+def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
+    supported = supports('native_tls', *hosts)
+    if settings.native_tls is False:
+        decisions.append(Decision(
+            'no native TLS', 'live_migration_with_native_tls = false'))
+        return False
+    if settings.native_tls is True:
+        if not supported:
+            raise MigrationRefused(
+                'native-tls-unsupported',
+                'live_migration_with_native_tls = true, but native TLS needs '
+                '%s on both hosts (%s): upgrade the hosts, or set '
+                '[libvirt] live_migration_with_native_tls = false'
+                % (_requirement('native_tls'), _pair(hosts)))
+        decisions.append(Decision(
+            'VIR_MIGRATE_TLS', 'live_migration_with_native_tls = true'))
+        return True
+    if tunnel_setting is True:
+        decisions.append(Decision(
+            'no native TLS', 'live_migration_tunnelled = true asks for the '
+            'tunnel, which cannot be combined with native TLS'))
+        return False
+    if not supported:
+        decisions.append(Decision(
+            'no native TLS (auto)', 'it needs %s on both hosts (%s)'
+            % (_requirement('native_tls'), _pair(hosts))))
+        return False
+    if not all(h.tls_ready for h in hosts):
+        decisions.append(Decision(
+            'no native TLS (auto)', 'the hosts support it but are not both '
+            'TLS ready (certificates in migrate_tls_x509_cert_dir)'))
+        return False
+    decisions.append(Decision(
+        'VIR_MIGRATE_TLS (auto)', 'both hosts support native TLS and are TLS '
+        'ready: QEMU encrypts memory and disk streams itself'))
+    return True
+
+
+def _choose_parallel(settings, hosts, decisions):
+    wanted = settings.parallel_connections
+    if wanted <= 1:
+        return 1
+    if not supports('parallel', *hosts):
+        decisions.append(Decision(
+            'no parallel connections', 'VIR_MIGRATE_PARALLEL needs %s on '
+            'both hosts (%s)' % (_requirement('parallel'), _pair(hosts))))
+        return 1
+    decisions.append(Decision(
+        'VIR_MIGRATE_PARALLEL, %d connections' % wanted,
+        'live_migration_parallel_connections = %d' % wanted))
+    return wanted
+
+
+def _choose_post_copy(settings, request, hosts, parallel, decisions):
+    if not settings.permit_post_copy:
+        return False
+    if request.paused:
+        decisions.append(Decision(
+            'no post-copy', 'the guest is paused: libvirt refuses post-copy '
+            'for it, and a paused guest converges anyway'))
+        return False
+    if not supports('post_copy', *hosts):
+        decisions.append(Decision(
+            'no post-copy', 'VIR_MIGRATE_POSTCOPY needs %s on both hosts (%s)'
+            % (_requirement('post_copy'), _pair(hosts))))
+        return False
+    if parallel > 1 and not supports('parallel_with_post_copy', *hosts):
+        decisions.append(Decision(
+            'no post-copy, parallel connections kept',
+            'post-copy with parallel connections needs %s on both hosts '
+            '(%s); before it the guest can end shut off'
+            % (_requirement('parallel_with_post_copy'), _pair(hosts))))
+        return False
+    decisions.append(Decision(
+        'VIR_MIGRATE_POSTCOPY', 'live_migration_permit_post_copy = true: '
+        'the switch to post-copy is possible if the copy does not converge'))
+    return True
+
+
+def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
+                   post_copy, parallel, decisions):
+    """Return (tunnelled, storage copy), refusing what cannot be tunnelled."""
+    if tunnel_setting is False:
+        decisions.append(Decision(
+            'not tunnelled', 'live_migration_tunnelled = false'))
+        return False, copy
+    if tunnel_setting is True:
+        if copy.flag is not None:
+            copy = _tunnelled_storage_copy(request, hosts, copy, decisions)
+        decisions.append(Decision(
+            'VIR_MIGRATE_TUNNELLED', 'live_migration_tunnelled = true'))
+        return True, copy
+    if tls:
+        return False, copy
+    why_not = [reason for reason, applies in (
+        ('the migration copies storage, which the tunnel cannot select',
+         copy.flag is not None),
+        ('over qemu+tcp a tunnel encrypts nothing', settings.scheme == 'tcp'),
+        ('post-copy is in use', post_copy),
+        ('parallel connections are in use', parallel > 1),
+    ) if applies]
+    if why_not:
+        decisions.append(Decision(
+            'not tunnelled (auto)', '; '.join(why_not)
+            + ': the migration stream is not encrypted'))
+        return False, copy
+    decisions.append(Decision(
+        'VIR_MIGRATE_TUNNELLED (auto)', 'no native TLS; the stream is '
+        'encrypted by the qemu+%s connection' % settings.scheme))
+    return True, copy
+
+
+def _tunnelled_storage_copy(request, hosts, copy, decisions):
+    """A tunnel can copy storage only the legacy way: all writable disks."""
+    fix = ('set [libvirt] live_migration_tunnelled = false (or unset it) to '
+           'copy the storage natively over NBD')
+    if any(supports('blockdev', host) for host in hosts):
+        raise MigrationRefused(
+            'tunnelled-storage-copy',
+            'tunnelled block migration is impossible with %s: with %s '
+            'libvirt drives QEMU with -blockdev and refuses storage copies '
+            'through the tunnel: %s'
+            % (_pair(hosts), _requirement('blockdev'), fix))
+    if not supports('qemu_legacy_block_migration', *hosts):
+        raise MigrationRefused(
+            'tunnelled-storage-copy',
+            'tunnelled block migration is impossible with %s: QEMU removed '
+            'the in-stream block migration a tunnel needs (it needs %s): %s'
+            % (_pair(hosts), _requirement('qemu_legacy_block_migration'),
+               fix))
+    others = request.targets(DiskKind.VOLUME, DiskKind.READONLY,
+                             DiskKind.SHAREABLE)
+    if others:
+        raise MigrationRefused(
+            'tunnelled-selective-disks',
+            'tunnelled block migration cannot select disks (%s): it would '
+            'copy %s too, or libvirt refuses the disk list ("Selecting disks '
+            'to migrate is not implemented for tunnelled migration"): %s'
+            % (_pair(hosts), ', '.join(others), fix))
+    if copy.disks is not None:
+        decisions.append(Decision(
+            'no migrate_disks list (tunnelled)',
+            'the tunnel cannot carry a disk list, and every disk is local, '
+            'so libvirt\'s default copy set is exactly them'))
+    return StorageCopy(copy.flag, None)
+
+
+def _choose_auto_converge(settings, hosts, post_copy, decisions):
+    if not settings.permit_auto_converge:
+        return False
+    if post_copy:
+        decisions.append(Decision(
+            'no auto-converge', 'post-copy is in use and finishes the '
+            'migration without throttling the guest'))
+        return False
+    if not supports('auto_converge', *hosts):
+        decisions.append(Decision(
+            'no auto-converge', 'VIR_MIGRATE_AUTO_CONVERGE needs %s on both '
+            'hosts (%s)' % (_requirement('auto_converge'), _pair(hosts))))
+        return False
+    decisions.append(Decision(
+        'VIR_MIGRATE_AUTO_CONVERGE',
+        'live_migration_permit_auto_converge = true'))
+    return True
+
+
+def uri_host(address):
+    """An address as it stands in a URI: IPv6 literals get brackets."""
+    if ':' not in address:
+        return address   # a host name or IPv4 address
+    try:
+        return '[%s]' % ipaddress.IPv6Address(address)
+    except ValueError:
+        return address
+
+
+def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
+                    decisions):
+    target = settings.inbound_addr or request.destination
+    uri = 'qemu+%s://%s/system' % (settings.scheme, uri_host(target))
+    params = {}
+    if copy.disks is not None:
+        params['migrate_disks'] = list(copy.disks)
+    if settings.bandwidth:
+        params['bandwidth'] = settings.bandwidth
+    if settings.inbound_addr and not tunnel:
+        params['migrate_uri'] = 'tcp://%s' % uri_host(settings.inbound_addr)
+        decisions.append(Decision(
+            'migrate_uri = %s' % params['migrate_uri'],
+            'live_migration_inbound_addr sends the stream to that address'))
+        if tls and supports('tls_destination', *hosts):
+            params['tls.destination'] = request.destination
+            decisions.append(Decision(
+                'tls.destination = %s' % request.destination,
+                'the certificate is checked against the host name, not the '
+                'inbound address'))
+    if parallel > 1:
+        params['parallel.connections'] = parallel
+    if request.destination_xml is not None:
+        params['destination_xml'] = request.destination_xml
+    persistent = request.persistent_xml or request.destination_xml
+    if persistent is not None:
+        if supports('persistent_xml', *hosts):
+            params['persistent_xml'] = persistent
+        elif request.persistent_xml is not None:
+            raise MigrationRefused(
+                'persistent-xml-unsupported',
+                'a persistent definition for the destination needs %s on '
+                'both hosts (%s): migrate without it, or upgrade libvirt'
+                % (_requirement('persistent_xml'), _pair(hosts)))
+        else:
+            decisions.append(Decision(
+                'no persistent_xml', 'it needs %s on both hosts: the '
+                'destination keeps the source\'s persistent definition'
+                % _requirement('persistent_xml')))
+    return uri, params
+
+
+def _choose_api(params, hosts, decisions):
+    needed = set(params)
+    if supports('migrate_to_uri3', *hosts) and hosts[0].has_migrate_to_uri3:
+        api = 'migrateToURI3'
+    else:
+        usable = [a for a in API_ORDER[1:] if needed <= API_PARAMS[a]]
+        if not usable:
+            raise MigrationRefused(
+                'api-cannot-carry-params',
+                'migrateToURI3 is unavailable (%s on both hosts and in the '
+                'Python binding; %s) and the older APIs cannot carry %s: '
+                'upgrade libvirt or libvirt-python'
+                % (_requirement('migrate_to_uri3'), _pair(hosts),
+                   ', '.join(sorted(needed - API_PARAMS['migrateToURI2']))))
+        api = usable[0]
+        decisions.append(Decision(
+            api, 'migrateToURI3 is unavailable; %s carries every parameter'
+            % api))
+    later = API_ORDER[API_ORDER.index(api) + 1:]
+    fallbacks = tuple(a for a in later if needed <= API_PARAMS[a])
+    return api, fallbacks
+
+
+def data_gib(request, copy):
+    """Nova's estimate of what a migration moves: RAM and copied disks."""
+    memory = max(request.memory_mib / 1024.0, 2.0)
+    copied = [d for d in request.disks
+              if copy.flag is not None and d.kind is DiskKind.LOCAL]
+    return memory + sum(max(d.size_gib, 2.0) for d in copied)
+
+
+def downtime_steps(settings, gib):
+    """(seconds after start, max downtime ms): raised linearly to the max."""
+    delay = settings.downtime_delay * gib
+    first = settings.downtime / settings.downtime_steps
+    rise = (settings.downtime - first) / settings.downtime_steps
+    return tuple((int(delay * i), int(first + rise * i))
+                 for i in range(settings.downtime_steps + 1))
+
+
+def _monitor(settings, request, copy, post_copy, decisions):
+    gib = data_gib(request, copy)
+    steps = downtime_steps(settings, gib)
+    timeout = (int(settings.completion_timeout * gib)
+               if settings.completion_timeout else None)
+    action = settings.timeout_action
+    if action == 'force_complete':
+        action_text = 'switch to post-copy' if post_copy else 'pause the guest'
+    else:
+        action_text = 'abort, the guest stays on the source'
+    decisions.append(Decision(
+        'downtime %d ms raised to %d ms in %d steps, one every %d s'
+        % (steps[0][1], steps[-1][1], len(steps) - 1, steps[1][0]),
+        '%.1f GiB to move; live_migration_downtime* options' % gib))
+    decisions.append(Decision(
+        'completion timeout: %s' % (
+            'none' if timeout is None else '%d s, then %s' % (timeout,
+                                                              action_text)),
+        'live_migration_completion_timeout = %d s/GiB'
+        % settings.completion_timeout))
+    return MonitorPlan(downtime_steps=steps, completion_timeout_s=timeout,
+                       timeout_action=action)

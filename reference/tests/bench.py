@@ -1,0 +1,64 @@
+"""Benchmark of the decision core: prints figures, asserts nothing.
+
+    python -m reference.tests.bench [--json FILE]
+
+Planning throughput on one core (the process is pinned to one CPU), and the
+wall time of the whole simulated sweep (plan + simulated libvirt check for
+every combination of test_sweep).  Targets: >= 10,000 plans/s; sweep < 10 s.
+"""
+
+import argparse
+import json
+import os
+import time
+
+from reference import conf
+from reference.planner import plan_migration
+from reference.tests import base
+from reference.tests import sweep
+
+
+def planning_throughput(seconds=2.0):
+    settings = conf.settings()
+    cases = [(base.host(*stack), base.request(*req[:2], shared_storage=req[2],
+                                              paused=req[3]))
+             for stack in base.STACKS for req in sweep.REQUESTS]
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for stack, req in cases:
+            plan_migration(settings, stack, stack, req)
+        done += len(cases)
+    return done / (time.perf_counter() - started)
+
+
+def whole_sweep():
+    started = time.perf_counter()
+    settings = list(sweep.option_sets())
+    result = sweep.Result()
+    for pair in sweep.stack_pairs():
+        sweep.check_pair(pair, settings, result)
+    return result, time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--json', metavar='FILE', help='also write figures')
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    rate = planning_throughput()
+    result, seconds = whole_sweep()
+    figures = {'plans_per_second_one_core': round(rate),
+               'sweep_combinations': result.combinations,
+               'sweep_plans': result.plans,
+               'sweep_refusals': result.refusals,
+               'sweep_problems': len(result.problems),
+               'sweep_seconds': round(seconds, 2)}
+    for key, value in figures.items():
+        print('%-28s %s' % (key, value))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,418 @@
+"""A simulated libvirt whose behaviour per version is data.
+
+``BEHAVIOUR`` is an ordered table: the first row whose condition holds for a
+migration call decides its outcome -- an error (code and message, as real
+libvirt returns it), a silent hazard (the call "succeeds" but does the wrong
+thing), or success with the set of disks copied.  Each row names its source:
+``measured`` rows were seen on real libvirt in the lab; the lab's
+conformance tests check every row they can reach against real libvirt.
+
+The module also mimics the parts of the ``libvirt`` Python module the act
+layer uses (constants, ``libvirtError``, ``virConnect``, ``virDomain``) so
+tests can put it in ``sys.modules['libvirt']``.
+"""
+
+import dataclasses
+
+from reference.model import DiskKind
+from reference.model import HostCapabilities
+from reference.versions import FLAG_SINCE
+from reference.versions import PARAM_SINCE
+from reference.versions import supports
+from reference.versions import V
+
+# Values of libvirt's enums (libvirt-domain.h, virerror.h).
+VIR_MIGRATE_LIVE = 1 << 0
+VIR_MIGRATE_PEER2PEER = 1 << 1
+VIR_MIGRATE_TUNNELLED = 1 << 2
+VIR_MIGRATE_PERSIST_DEST = 1 << 3
+VIR_MIGRATE_UNDEFINE_SOURCE = 1 << 4
+VIR_MIGRATE_PAUSED = 1 << 5
+VIR_MIGRATE_NON_SHARED_DISK = 1 << 6
+VIR_MIGRATE_NON_SHARED_INC = 1 << 7
+VIR_MIGRATE_CHANGE_PROTECTION = 1 << 8
+VIR_MIGRATE_UNSAFE = 1 << 9
+VIR_MIGRATE_OFFLINE = 1 << 10
+VIR_MIGRATE_COMPRESSED = 1 << 11
+VIR_MIGRATE_ABORT_ON_ERROR = 1 << 12
+VIR_MIGRATE_AUTO_CONVERGE = 1 << 13
+VIR_MIGRATE_RDMA_PIN_ALL = 1 << 14
+VIR_MIGRATE_POSTCOPY = 1 << 15
+VIR_MIGRATE_TLS = 1 << 16
+VIR_MIGRATE_PARALLEL = 1 << 17
+VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES = 1 << 18
+VIR_MIGRATE_POSTCOPY_RESUME = 1 << 19
+VIR_MIGRATE_ZEROCOPY = 1 << 20
+
+VIR_ERR_INTERNAL_ERROR = 1
+VIR_ERR_NO_SUPPORT = 3
+VIR_ERR_INVALID_ARG = 8
+VIR_ERR_SYSTEM_ERROR = 38
+VIR_ERR_NO_STORAGE_POOL = 49
+VIR_ERR_OPERATION_INVALID = 55
+VIR_ERR_CONFIG_UNSUPPORTED = 67
+VIR_ERR_ARGUMENT_UNSUPPORTED = 74
+VIR_ERR_OPERATION_ABORTED = 78
+VIR_ERR_MIGRATE_UNSAFE = 81
+VIR_ERR_OPERATION_UNSUPPORTED = 84
+
+FLAG_VALUES = {name: globals()[name] for name in FLAG_SINCE}
+
+
+def flag_names(value):
+    return frozenset(n for n, bit in FLAG_VALUES.items() if value & bit)
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One migration call as libvirt sees it."""
+
+    source: HostCapabilities
+    destination: HostCapabilities
+    flags: frozenset           # VIR_MIGRATE_* names
+    params: dict
+    disks: tuple               # reference.model.Disk
+    shared_storage: bool = False
+    paused: bool = False
+    guest_hypervisor: str = 'qemu'
+    api: str = 'migrateToURI3'
+
+    def has(self, *names):
+        return all('VIR_MIGRATE_' + n in self.flags for n in names)
+
+    @property
+    def copies_storage(self):
+        return self.has('NON_SHARED_INC') or self.has('NON_SHARED_DISK')
+
+    @property
+    def lowest_libvirt(self):
+        return min(self.source.libvirt, self.destination.libvirt)
+
+    def either(self, feature):
+        return (supports(feature, self.source)
+                or supports(feature, self.destination))
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    rule: str
+    error: str | None = None      # VIR_ERR_* name
+    message: str = ''
+    hazard: str | None = None     # "succeeds" but does the wrong thing
+    copied: frozenset = frozenset()
+
+    @property
+    def ok(self):
+        return self.error is None and self.hazard is None
+
+
+def _nbd_default_set(call):
+    """Disks libvirt copies over NBD when no migrate_disks list is given."""
+    return frozenset(d.target for d in call.disks
+                     if d.kind in (DiskKind.LOCAL, DiskKind.VOLUME))
+
+
+def _legacy_default_set(call):
+    """QEMU's in-stream block migration copies every writable disk."""
+    return frozenset(d.target for d in call.disks
+                     if d.kind is not DiskKind.READONLY)
+
+
+def _copy_set(call):
+    """What the storage copy would cover, as libvirt computes it."""
+    if not call.copies_storage:
+        return frozenset()
+    if 'migrate_disks' in call.params:
+        return frozenset(call.params['migrate_disks'])
+    if call.has('TUNNELLED'):
+        return _legacy_default_set(call)
+    return _nbd_default_set(call)
+
+
+def _local_left_behind(call):
+    if call.shared_storage or call.has('UNSAFE'):
+        return False
+    local = {d.target for d in call.disks if d.kind is DiskKind.LOCAL}
+    return bool(local - _copy_set(call))
+
+
+def _non_local_copied(call):
+    others = {d.target for d in call.disks if d.kind is not DiskKind.LOCAL}
+    return sorted(others & _copy_set(call))
+
+
+@dataclasses.dataclass(frozen=True)
+class Behaviour:
+    name: str
+    when: object        # Call -> bool
+    error: str | None
+    message: object     # text, or Call -> text
+    source: str
+    hazard: bool = False
+    copies: object = _copy_set   # Call -> what a hazard really copies
+
+    def outcome(self, call):
+        message = self.message(call) if callable(self.message) else \
+            self.message
+        if self.hazard:
+            return Outcome(self.name, hazard=message, copied=self.copies(call))
+        return Outcome(self.name, error=self.error, message=message)
+
+
+def _unknown_flags(call):
+    return sorted(f for f in call.flags if FLAG_SINCE[f] > call.lowest_libvirt)
+
+
+def _unknown_params(call):
+    return sorted(p for p in call.params
+                  if PARAM_SINCE[p] > call.lowest_libvirt)
+
+
+def _in(call, low, high):
+    return low <= call.source.libvirt < high
+
+
+_MEASURED_9_0 = 'measured: libvirt 9.0.0 / QEMU 7.2 in the lab'
+
+BEHAVIOUR = (
+    Behaviour('api-missing',
+              lambda c: c.api == 'migrateToURI3'
+              and not supports('migrate_to_uri3', c.source),
+              'VIR_ERR_NO_SUPPORT',
+              'this function is not supported by the connection driver: '
+              'virDomainMigrateToURI3',
+              'virDomainMigrateToURI3 since 1.1.0'),
+    Behaviour('flag-unknown', _unknown_flags, 'VIR_ERR_INVALID_ARG',
+              lambda c: 'invalid argument: unsupported flags (%s) in '
+              'function qemuMigrationSrcPerform' % ', '.join(
+                  _unknown_flags(c)),
+              'virCheckFlags; flag "Since" tags in libvirt-domain.h'),
+    Behaviour('param-unknown', _unknown_params, 'VIR_ERR_ARGUMENT_UNSUPPORTED',
+              lambda c: 'argument unsupported: parameter \'%s\' not '
+              'supported' % _unknown_params(c)[0],
+              'virTypedParamsValidate; parameter "Since" tags'),
+    Behaviour('kvm-guest-without-kvm',
+              lambda c: c.guest_hypervisor == 'kvm'
+              and c.destination.hypervisor != 'kvm',
+              'VIR_ERR_CONFIG_UNSUPPORTED',
+              'unsupported configuration: Domain requires KVM, but it is not '
+              'available', 'qemuProcessStartValidate'),
+    Behaviour('tunnelled-migrate-uri',
+              lambda c: c.has('TUNNELLED') and 'migrate_uri' in c.params,
+              'VIR_ERR_ARGUMENT_UNSUPPORTED',
+              'argument unsupported: migration URI is not supported by '
+              'tunnelled migration', 'qemuMigrationSrcPerformPeer2Peer'),
+    Behaviour('tunnelled-tls', lambda c: c.has('TUNNELLED', 'TLS'),
+              'VIR_ERR_INTERNAL_ERROR',
+              'internal error: failed to convert virJSONValue to yajl data',
+              _MEASURED_9_0 + '; other versions: to be checked by the lab'),
+    Behaviour('postcopy-tunnelled', lambda c: c.has('POSTCOPY', 'TUNNELLED'),
+              'VIR_ERR_ARGUMENT_UNSUPPORTED',
+              'argument unsupported: post-copy is not supported with '
+              'tunnelled migration', 'qemuMigrationSrcPerform'),
+    Behaviour('postcopy-not-live',
+              lambda c: c.has('POSTCOPY') and (c.paused or not c.has('LIVE')),
+              'VIR_ERR_ARGUMENT_UNSUPPORTED',
+              'argument unsupported: post-copy migration is not supported '
+              'with non-live or paused migration', 'qemuMigrationSrcPerform'),
+    Behaviour('zerocopy-without-parallel',
+              lambda c: c.has('ZEROCOPY') and not c.has('PARALLEL'),
+              'VIR_ERR_OPERATION_INVALID',
+              'operation invalid: zero-copy is only available for parallel '
+              'migration', 'qemuMigrationParamsFromFlags'),
+    Behaviour('tls-old-qemu',
+              lambda c: c.has('TLS') and not supports(
+                  'native_tls', c.source, c.destination)
+              and min(c.source.qemu, c.destination.qemu) < V('2.11'),
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: Setting the migration parameter '
+              'tls-creds is not supported by QEMU binary',
+              'qemuMigrationParamsEnableTLS'),
+    Behaviour('tls-nbd-unencrypted',
+              lambda c: c.has('TLS') and c.copies_storage
+              and c.lowest_libvirt < V('4.2'),
+              None, 'TLS was asked for but the NBD disk stream is sent '
+              'unencrypted', 'libvirt 4.2.0 release notes', hazard=True),
+    Behaviour('tls-nbd-refused',
+              lambda c: c.has('TLS') and c.copies_storage
+              and c.lowest_libvirt < V('4.4'),
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: NBD migration with TLS is not '
+              'supported', 'libvirt 4.2.0 / 4.4.0 release notes'),
+    Behaviour('parallel-old-qemu',
+              lambda c: c.has('PARALLEL')
+              and min(c.source.qemu, c.destination.qemu) < V('4.0'),
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: Multiple connections are not '
+              'supported by QEMU binary', 'qemuMigrationParamsCheck'),
+    Behaviour('postcopy-parallel-old-qemu',
+              lambda c: c.has('POSTCOPY', 'PARALLEL')
+              and not supports('parallel_with_post_copy', c.source,
+                               c.destination),
+              None, 'post-copy with parallel connections: after the switch '
+              'the guest can end SHUTOFF', 'QEMU 10.1 release notes; '
+              'operator reports', hazard=True),
+    Behaviour('unsafe-ignores-disk-list',
+              lambda c: c.has('TUNNELLED', 'UNSAFE')
+              and 'migrate_disks' in c.params and not c.copies_storage,
+              None, 'the migrate_disks list is silently ignored: nothing is '
+              'copied', _MEASURED_9_0, hazard=True),
+    Behaviour('tunnelled-storage-blockdev-9.0',
+              lambda c: c.has('TUNNELLED') and c.copies_storage
+              and c.either('blockdev')
+              and c.source.libvirt >= V('9.0') and c.source.libvirt < V('9.1'),
+              'VIR_ERR_INTERNAL_ERROR',
+              'internal error: argument key \'host\' must not have null '
+              'value', _MEASURED_9_0 + ' (the intended error is only logged)'),
+    Behaviour('tunnelled-storage-blockdev',
+              lambda c: c.has('TUNNELLED') and c.copies_storage
+              and (c.either('blockdev')
+                   or not supports('qemu_legacy_block_migration', c.source,
+                                   c.destination)),
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: migration of non-shared storage is '
+              'not supported with tunnelled migration and this QEMU',
+              'qemuMigrationSrcPerformTunnel (libvirt >= 5.10)'),
+    Behaviour('tunnelled-selective-disks',
+              lambda c: c.has('TUNNELLED') and c.copies_storage
+              and 'migrate_disks' in c.params,
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: Selecting disks to migrate is not '
+              'implemented for tunnelled migration',
+              'libvirt 1.2.17 qemuMigrationPerformTunnel; the 2016 CI '
+              'failure'),
+    Behaviour('disk-list-without-copy',
+              lambda c: 'migrate_disks' in c.params and not c.copies_storage,
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: migration of disks requested but '
+              'NBD disk migration is not enabled', _MEASURED_9_0),
+    Behaviour('disk-list-unknown-target',
+              lambda c: set(c.params.get('migrate_disks', ()))
+              - {d.target for d in c.disks},
+              'VIR_ERR_INVALID_ARG',
+              lambda c: 'invalid argument: disk target %s not found' % sorted(
+                  set(c.params['migrate_disks'])
+                  - {d.target for d in c.disks})[0], _MEASURED_9_0),
+    Behaviour('local-disk-left-behind', _local_left_behind,
+              'VIR_ERR_MIGRATE_UNSAFE',
+              'Unsafe migration: Migration without shared storage is unsafe',
+              _MEASURED_9_0),
+    Behaviour('incremental-copy-of-volume',
+              lambda c: c.has('NON_SHARED_INC') and not c.has('TUNNELLED')
+              and _non_local_copied(c) and c.lowest_libvirt >= V('9.0'),
+              'VIR_ERR_OPERATION_UNSUPPORTED',
+              'Operation not supported: pre-creation of storage targets for '
+              'incremental storage migration is not supported',
+              _MEASURED_9_0 + ' (volume attached, no migrate_disks)'),
+    Behaviour('shared-disk-copied', _non_local_copied, None,
+              lambda c: 'the shared disks %s are copied onto themselves '
+              '(data loss, Nova bugs 1398999 / 1719362)'
+              % ', '.join(_non_local_copied(c)),
+              _MEASURED_9_0 + ' (NON_SHARED_DISK); legacy tunnelled copy',
+              hazard=True),
+    Behaviour('incremental-copy-broken',
+              lambda c: c.has('NON_SHARED_INC')
+              and c.either('non_shared_inc_broken'),
+              None, 'NON_SHARED_INC copies no disk on libvirt 7.3.0 to 7.5.x',
+              'libvirt 7.6.0 release notes', hazard=True,
+              copies=lambda c: frozenset()),
+)
+
+
+def evaluate(call):
+    """The outcome real libvirt gives for this call (first matching row)."""
+    for row in BEHAVIOUR:
+        if row.when(call):
+            return row.outcome(call)
+    return Outcome('accepted', copied=_copy_set(call))
+
+
+# --- the parts of the libvirt Python module that the act layer uses -------
+
+class libvirtError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self._code, self._message = code, message
+
+    def get_error_code(self):
+        return self._code
+
+    def get_error_message(self):
+        return self._message
+
+
+class virConnect:
+    def __init__(self, host, kvm=False):
+        self.host = host
+        self._kvm = kvm
+
+    def getLibVersion(self):
+        v = self.host.libvirt
+        return v.major * 1000000 + v.minor * 1000 + v.micro
+
+    def getVersion(self):
+        v = self.host.qemu
+        return v.major * 1000000 + v.minor * 1000 + v.micro
+
+    def getType(self):
+        return 'QEMU'
+
+    def getCapabilities(self):
+        domains = "<domain type='qemu'/>" + (
+            "<domain type='kvm'/>" if self._kvm else '')
+        return ("<capabilities><guest><os_type>hvm</os_type>"
+                "<arch name='x86_64'>%s</arch></guest></capabilities>"
+                % domains)
+
+
+class virDomain:
+    """A guest on a simulated host; migrations are decided by BEHAVIOUR.
+
+    ``world`` maps destination URIs to the destination's HostCapabilities.
+    ``missing_apis`` names APIs the simulated binding or daemon lacks.
+    """
+
+    def __init__(self, host, world, disks=(), shared_storage=False,
+                 paused=False, guest_hypervisor='qemu', missing_apis=()):
+        self.host, self.world = host, world
+        self.disks, self.shared_storage = tuple(disks), shared_storage
+        self.paused, self.guest_hypervisor = paused, guest_hypervisor
+        self.missing_apis = frozenset(missing_apis)
+        self.migrations = []     # (api, uri, Outcome) of accepted calls
+        self.max_downtime = []   # values passed to migrateSetMaxDowntime
+
+    def __getattribute__(self, name):
+        if name in object.__getattribute__(self, 'missing_apis'):
+            raise AttributeError(name)
+        return object.__getattribute__(self, name)
+
+    def _migrate(self, api, uri, params, flags):
+        call = Call(self.host, self.world[uri], flag_names(flags), params,
+                    self.disks, self.shared_storage, self.paused,
+                    self.guest_hypervisor, api)
+        outcome = evaluate(call)
+        if outcome.error:
+            raise libvirtError(globals()[outcome.error], outcome.message)
+        self.migrations.append((api, uri, outcome))
+
+    def migrateToURI3(self, dconnuri, params, flags):
+        self._migrate('migrateToURI3', dconnuri, params, flags)
+
+    def migrateToURI2(self, dconnuri, miguri, dxml, flags, dname, bandwidth):
+        params = {k: v for k, v in (('migrate_uri', miguri),
+                                    ('destination_xml', dxml),
+                                    ('destination_name', dname),
+                                    ('bandwidth', bandwidth)) if v}
+        self._migrate('migrateToURI2', dconnuri, params, flags)
+
+    def migrateToURI(self, duri, flags, dname, bandwidth):
+        params = {k: v for k, v in (('destination_name', dname),
+                                    ('bandwidth', bandwidth)) if v}
+        self._migrate('migrateToURI', duri, params, flags)
+
+    def migrateSetMaxDowntime(self, downtime, flags=0):
+        self.max_downtime.append(downtime)
+
+    def abortJob(self):
+        raise libvirtError(VIR_ERR_OPERATION_INVALID,
+                           'operation invalid: no job is active')

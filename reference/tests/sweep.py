@@ -1,0 +1,120 @@
+"""Every plan over versions x settings x operations, on simulated libvirt.
+
+Shared by the unit test (test_sweep) and the benchmark (bench).
+"""
+
+import dataclasses
+import itertools
+
+from reference import conf
+from reference.model import ConfigError
+from reference.model import DiskKind
+from reference.model import MigrationRefused
+from reference.planner import plan_migration
+from reference.tests import base
+from reference.tests import simulated_libvirt as sim
+
+# Each tri-state and transport, and each combination of permits.
+_PERMITS = (
+    {},
+    {'live_migration_permit_post_copy': True},
+    {'live_migration_permit_post_copy': True,
+     'live_migration_permit_auto_converge': True},
+    {'live_migration_permit_auto_converge': True},
+    {'live_migration_parallel_connections': 4},
+    {'live_migration_parallel_connections': 4,
+     'live_migration_permit_post_copy': True},
+)
+
+# (request spec, operation, shared storage, paused)
+REQUESTS = (
+    ('vda:local', 'live', True, False),
+    ('vda:local', 'auto', False, False),
+    ('vda:local vdb:volume', 'block', False, False),   # the 2016 case
+    ('vda:local vdb:volume', 'block', False, True),    # ... paused
+    ('vda:local vdb:local hdc:readonly vdc:shareable', 'block', False, False),
+    ('vda:volume', 'live', False, False),              # volume-backed
+    ('vda:volume vdb:volume', 'auto', False, False),
+)
+
+# Refusals that only explicit settings can cause; shipped defaults and
+# "false" settings must never be refused on hosts from libvirt 1.2.17 on.
+EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
+                               'tunnelled-selective-disks',
+                               'native-tls-unsupported'})
+
+
+def option_sets():
+    """(options, settings) for every combination; contradictions dropped."""
+    for tunnelled, tls, scheme, permits in itertools.product(
+            (None, True, False), (None, True, False), ('tcp', 'tls'),
+            _PERMITS):
+        options = dict(permits, live_migration_scheme=scheme)
+        if tunnelled is not None:
+            options['live_migration_tunnelled'] = tunnelled
+        if tls is not None:
+            options['live_migration_with_native_tls'] = tls
+        try:
+            yield options, conf.settings(**options)
+        except ConfigError:
+            continue
+
+
+def stack_pairs():
+    """Same-version pairs, and each upgrade step in both directions."""
+    hosts = list(base.STACKS)
+    pairs = [(h, h) for h in hosts]
+    pairs += [(a, b) for a, b in zip(hosts, hosts[1:])]
+    pairs += [(b, a) for a, b in zip(hosts, hosts[1:])]
+    return pairs
+
+
+@dataclasses.dataclass
+class Result:
+    combinations: int = 0
+    plans: int = 0
+    refusals: int = 0
+    problems: list = dataclasses.field(default_factory=list)
+
+
+def check_pair(pair, settings_list, result):
+    """Plan and simulate every configuration and request for one pair."""
+    for tls_ready in (False, True):
+        source = base.host(*pair[0], tls_ready=tls_ready)
+        destination = base.host(*pair[1], tls_ready=tls_ready)
+        for options, settings in settings_list:
+            for spec, operation, shared, paused in REQUESTS:
+                req = base.request(spec, operation, shared_storage=shared,
+                                   paused=paused)
+                result.combinations += 1
+                _check_one(options, settings, source, destination, req,
+                           result)
+    return result
+
+
+def _check_one(options, settings, source, destination, req, result):
+    label = '%s -> %s %s %r' % (source, destination, req.disks, options)
+    try:
+        plan = plan_migration(settings, source, destination, req)
+    except MigrationRefused as refusal:
+        result.refusals += 1
+        explicit = (options.get('live_migration_tunnelled') is True
+                    or options.get('live_migration_with_native_tls') is True)
+        if refusal.error not in EXPLICIT_REFUSALS or not explicit:
+            result.problems.append('%s: refused %s' % (label, refusal.message))
+        return
+    result.plans += 1
+    outcome = sim.evaluate(sim.Call(
+        source, destination, frozenset(plan.flags), plan.params, req.disks,
+        req.shared_storage, req.paused, req.guest_hypervisor, plan.api))
+    if not outcome.ok:
+        result.problems.append('%s: %s %s %s' % (
+            label, outcome.rule, outcome.error or outcome.hazard,
+            outcome.message))
+        return
+    expected = set()
+    if not req.shared_storage and req.operation.value != 'live':
+        expected = set(req.targets(DiskKind.LOCAL))
+    if set(outcome.copied) != expected:
+        result.problems.append('%s: copied %s, expected %s' % (
+            label, sorted(outcome.copied), sorted(expected)))

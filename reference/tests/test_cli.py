@@ -1,0 +1,135 @@
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import ddt
+
+from reference import cli
+from reference.tests import base
+
+SEED = ['--libvirt', '1.2.17', '--qemu', '2.5', '--operation', 'block',
+        '--disk', 'vda:local', '--disk', 'vdb:volume']
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.run(list(argv), out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@ddt.ddt
+class TestCli(base.TestCase):
+    def test_json_plan(self):
+        status, out, err = run(*SEED, '--json')
+        self.assertEqual(0, status, err)
+        result = json.loads(out)
+        self.assertEqual({'api', 'uri', 'flags', 'params', 'decisions',
+                          'refused'}, set(result))
+        self.assertEqual('migrateToURI3', result['api'])
+        self.assertEqual(['vda'], result['params']['migrate_disks'])
+        self.assertNotIn('VIR_MIGRATE_TUNNELLED', result['flags'])
+        self.assertIsNone(result['refused'])
+        self.assertTrue(all(set(d) == {'what', 'why'}
+                            for d in result['decisions']))
+
+    def test_json_refusal_exits_3(self):
+        status, out, _ = run(*SEED, '--set', 'live_migration_tunnelled=true',
+                             '--json')
+        self.assertEqual(3, status)
+        result = json.loads(out)
+        self.assertEqual('tunnelled-selective-disks',
+                         result['refused']['error'])
+        for key in ('api', 'uri', 'flags', 'params', 'decisions'):
+            self.assertIsNone(result[key])
+
+    def test_text_plan(self):
+        status, out, _ = run(*SEED, '--dest', 'compute2')
+        self.assertEqual(0, status)
+        self.assertIn('API:    migrateToURI3', out)
+        self.assertIn('URI:    qemu+tcp://compute2/system', out)
+        self.assertIn('"migrate_disks": ["vda"]', out)
+
+    def test_text_refusal(self):
+        status, out, _ = run(*SEED, '--set', 'live_migration_tunnelled=true')
+        self.assertEqual(3, status)
+        self.assertTrue(out.startswith('REFUSED (tunnelled-selective-disks)'))
+
+    def test_destination_versions(self):
+        status, out, _ = run('--libvirt', '9.0.0', '--qemu', '7.2',
+                             '--dest-libvirt', '1.3.1', '--dest-qemu', '2.5',
+                             '--tls-ready', '--json')
+        self.assertEqual(0, status)
+        self.assertNotIn('VIR_MIGRATE_TLS', json.loads(out)['flags'])
+
+    def test_deprecated_flag_warns(self):
+        status, _, err = run(*SEED, '--set',
+                             'block_migration_flag=VIR_MIGRATE_LIVE')
+        self.assertEqual(0, status)
+        self.assertIn('warning', err)
+        self.assertIn('deprecated', err)
+
+    def test_config_file(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.conf',
+                                         delete=False) as f:
+            f.write('[libvirt]\nlive_migration_tunnelled = true\n')
+        self.addCleanup(os.unlink, f.name)
+        status, _, _ = run(*SEED, '--config-file', f.name)
+        self.assertEqual(3, status)
+
+    @ddt.data(
+        (['--qemu', '2.5'], 'libvirt'),
+        (['--libvirt', '1.2', '--qemu', 'x'], 'malformed version'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--disk', 'vda:floppy'],
+         'KIND'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--disk', 'vda'], 'KIND'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set', 'no_such=1'],
+         'no_such'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set',
+          'live_migration_scheme=ftp'], 'ftp'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set',
+          'live_migration_flag=VIR_MIGRATE_FAST'], 'VIR_MIGRATE_FAST'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set',
+          'live_migration_flag=VIR_MIGRATE_UNSAFE'], 'corrupt'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set',
+          'live_migration_tunnelled=true', '--set',
+          'live_migration_permit_post_copy=true'], 'contradicts'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--config-file',
+          '/nonexistent.conf'], 'not found'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--operation', 'teleport'],
+         'teleport'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--dest', 'a/b'], 'a/b'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--disk', 'vda:local',
+          '--disk', 'vda:volume'], 'more than once'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--bogus'], 'bogus'),
+    )
+    @ddt.unpack
+    def test_bad_input_is_one_line_and_exit_2(self, argv, needle):
+        status, out, err = run(*argv)
+        self.assertEqual(2, status, err)
+        self.assertEqual('', out)
+        self.assertEqual(1, err.count('\n'), err)
+        self.assertTrue(err.startswith('migtests-plan: error: '), err)
+        self.assertIn(needle, err)
+        self.assertNotIn('Traceback', err)
+
+
+class TestConsoleScript(base.TestCase):
+    """The installed entry point, as a user runs it."""
+
+    def test_runs_as_a_process(self):
+        proc = subprocess.run(
+            [sys.executable, '-c', 'from reference.cli import main; main()',
+             *SEED, '--json'], capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual('migrateToURI3', json.loads(proc.stdout)['api'])
+
+    def test_bad_input_has_no_traceback(self):
+        proc = subprocess.run(
+            [sys.executable, '-c', 'from reference.cli import main; main()',
+             '--libvirt', 'nine'], capture_output=True, text=True, timeout=60)
+        self.assertEqual(2, proc.returncode)
+        self.assertNotIn('Traceback', proc.stderr)
+        self.assertEqual(1, len(proc.stderr.splitlines()), proc.stderr)

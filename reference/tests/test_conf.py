@@ -1,0 +1,129 @@
+import os
+import tempfile
+
+import ddt
+from oslo_config import cfg
+
+from reference import conf
+from reference.model import ConfigError
+from reference.model import Operation
+from reference.tests import base
+
+
+@ddt.ddt
+class TestOptions(base.TestCase):
+    def test_nothing_registered_at_import(self):
+        self.assertNotIn('libvirt', cfg.CONF)
+
+    def test_register_and_list(self):
+        c = cfg.ConfigOpts()
+        conf.register_opts(c)
+        names = {o.name for o in conf.list_opts()[0][1]}
+        self.assertEqual('libvirt', conf.list_opts()[0][0])
+        for name in names:
+            self.assertIn(name, c.libvirt)
+        self.assertIn('live_migration_tunnelled', names)
+        self.assertIn('block_migration_flag', names)
+
+    def test_every_option_has_help(self):
+        for opt in conf.libvirt_migration_opts:
+            self.assertTrue(opt.help, opt.name)
+
+    def test_shipped_defaults(self):
+        s = conf.settings()
+        self.assertEqual({Operation.LIVE: None, Operation.BLOCK: None},
+                         s.tunnelled)
+        self.assertIsNone(s.native_tls)
+        self.assertEqual('tcp', s.scheme)
+        self.assertEqual(1, s.parallel_connections)
+        self.assertEqual((), s.warnings)
+
+    def test_config_file(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.conf',
+                                         delete=False) as f:
+            f.write('[libvirt]\nlive_migration_tunnelled = false\n'
+                    'live_migration_scheme = tls\n')
+        self.addCleanup(os.unlink, f.name)
+        s = conf.load_settings(conf.make_conf([f.name]))
+        self.assertIs(False, s.tunnelled_for(Operation.BLOCK))
+        self.assertEqual('tls', s.scheme)
+
+    @ddt.data(('live_migration_scheme', 'ftp'),
+              ('live_migration_parallel_connections', '0'),
+              ('live_migration_downtime', '10'),
+              ('live_migration_timeout_action', 'explode'))
+    @ddt.unpack
+    def test_invalid_values_are_rejected(self, name, value):
+        self.assertRaises(ValueError, conf.settings, **{name: value})
+
+
+@ddt.ddt
+class TestDeprecatedFlags(base.TestCase):
+    def test_unknown_name_is_an_error_naming_it(self):
+        exc = self.assertRaises(
+            ConfigError, conf.settings,
+            live_migration_flag='VIR_MIGRATE_LIVE, VIR_MIGRATE_TURBO')
+        self.assertIn("'VIR_MIGRATE_TURBO'", str(exc))
+        self.assertIn('live_migration_flag', str(exc))
+
+    @ddt.data('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+              'VIR_MIGRATE_PERSIST_DEST', 'VIR_MIGRATE_UNDEFINE_SOURCE',
+              'VIR_MIGRATE_NON_SHARED_INC', 'VIR_MIGRATE_NON_SHARED_DISK')
+    def test_owned_flags_are_ignored_with_a_warning(self, name):
+        s = conf.settings(block_migration_flag=name)
+        self.assertIsNone(s.tunnelled_for(Operation.BLOCK))
+        self.assertTrue(any(name in w and 'ignored' in w
+                            for w in s.warnings), s.warnings)
+        self.assertTrue(any('deprecated' in w for w in s.warnings))
+
+    def test_tunnelled_counts_when_the_option_is_unset(self):
+        s = conf.settings(live_migration_flag='VIR_MIGRATE_LIVE,'
+                          'VIR_MIGRATE_TUNNELLED')
+        self.assertIs(True, s.tunnelled_for(Operation.LIVE))
+        self.assertIsNone(s.tunnelled_for(Operation.BLOCK))
+
+    def test_tunnelled_is_ignored_when_the_option_is_set(self):
+        s = conf.settings(live_migration_flag='VIR_MIGRATE_TUNNELLED',
+                          live_migration_tunnelled=False)
+        self.assertIs(False, s.tunnelled_for(Operation.LIVE))
+        self.assertTrue(any('wins' in w for w in s.warnings))
+
+    @ddt.data(*sorted(conf._REFUSED_FLAGS))
+    def test_other_flags_are_refused_with_the_reason(self, name):
+        exc = self.assertRaises(ConfigError, conf.settings,
+                                live_migration_flag=name)
+        self.assertIn(name, str(exc))
+        self.assertIn(conf._REFUSED_FLAGS[name], str(exc))
+
+    def test_every_libvirt_flag_is_classified(self):
+        self.assertEqual(
+            set(conf.FLAG_SINCE),
+            conf._OWNED_FLAGS | set(conf._REFUSED_FLAGS)
+            | {'VIR_MIGRATE_TUNNELLED'})
+
+    def test_empty_tokens_are_ignored(self):
+        self.assertIsNone(conf.settings(
+            live_migration_flag=' , ,').tunnelled_for(Operation.LIVE))
+
+
+@ddt.ddt
+class TestContradictions(base.TestCase):
+    @ddt.data(
+        ({'live_migration_with_native_tls': True}, 'native_tls'),
+        ({'live_migration_permit_post_copy': True}, 'post_copy'),
+        ({'live_migration_parallel_connections': 2}, 'parallel_connections'),
+    )
+    @ddt.unpack
+    def test_tunnelled_true_with(self, options, word):
+        for tunnel in ({'live_migration_tunnelled': True},
+                       {'block_migration_flag': 'VIR_MIGRATE_TUNNELLED'}):
+            exc = self.assertRaises(ConfigError, conf.settings,
+                                    **dict(options, **tunnel))
+            self.assertIn(word, str(exc))
+
+    @ddt.data({'live_migration_with_native_tls': True},
+              {'live_migration_permit_post_copy': True},
+              {'live_migration_parallel_connections': 2})
+    def test_fine_without_the_tunnel(self, options):
+        conf.settings(live_migration_tunnelled=False, **options)
+        conf.settings(**options)

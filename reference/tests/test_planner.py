@@ -1,0 +1,449 @@
+"""The reference driver's policy, rule by rule (README, "Policy")."""
+
+import ddt
+
+from reference.planner import BASE_FLAGS
+from reference.planner import downtime_steps
+from reference.tests import base
+from reference.tests.base import host
+from reference.tests.base import plan
+from reference.tests.base import request
+
+TUNNELLED = 'VIR_MIGRATE_TUNNELLED'
+TLS = 'VIR_MIGRATE_TLS'
+INC = 'VIR_MIGRATE_NON_SHARED_INC'
+FULL = 'VIR_MIGRATE_NON_SHARED_DISK'
+POSTCOPY = 'VIR_MIGRATE_POSTCOPY'
+AUTO_CONVERGE = 'VIR_MIGRATE_AUTO_CONVERGE'
+PARALLEL = 'VIR_MIGRATE_PARALLEL'
+
+XENIAL_1217 = host('1.2.17', '2.5')
+XENIAL_131 = host('1.3.1', '2.5')
+TRUSTY = host('1.2.2', '2.0')
+BIONIC = host('4.0.0', '2.11')
+BOOKWORM = host('9.0.0', '7.2')
+BOOKWORM_TLS = host('9.0.0', '7.2', tls_ready=True)
+
+
+class TestSeedCase(base.TestCase):
+    """The 2016 CI failure, with shipped defaults: it must now plan cleanly."""
+
+    def _assert_2016_plan(self, stack):
+        result = plan(source=stack, req=request('vda:local vdb:volume',
+                                                operation='block'))
+        self.assertEqual('migrateToURI3', result.api)
+        self.assertNotIn(TUNNELLED, result.flags)
+        self.assertIn(INC, result.flags)
+        self.assertEqual(['vda'], result.params['migrate_disks'])
+
+    def test_2016_block_migration_with_volume_libvirt_1_2_17(self):
+        self._assert_2016_plan(XENIAL_1217)
+
+    def test_2016_block_migration_with_volume_libvirt_1_3_1(self):
+        self._assert_2016_plan(XENIAL_131)
+
+    def test_2016_flags_as_then_shipped_are_refused_not_sent(self):
+        # Nova 13's default block_migration_flag, as an operator had it.
+        exc = self.assertRefused(
+            'tunnelled-selective-disks', plan,
+            {'block_migration_flag': 'VIR_MIGRATE_UNDEFINE_SOURCE, '
+             'VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_LIVE, VIR_MIGRATE_TUNNELLED,'
+             ' VIR_MIGRATE_NON_SHARED_INC'},
+            XENIAL_1217, None, request('vda:local vdb:volume', 'block'))
+        self.assertIn('libvirt 1.2.17', exc.message)
+        self.assertIn('live_migration_tunnelled = false', exc.message)
+
+
+@ddt.ddt
+class TestBaseFlags(base.TestCase):
+    @ddt.data(*base.STACKS)
+    @ddt.unpack
+    def test_base_flags_always_and_unsafe_never(self, libvirt, qemu):
+        for operation, spec, shared in (('live', 'vda:local', True),
+                                        ('block', 'vda:local vdb:volume',
+                                         False),
+                                        ('live', 'vdb:volume', False)):
+            result = plan(source=host(libvirt, qemu),
+                          req=request(spec, operation, shared_storage=shared))
+            self.assertEqual(BASE_FLAGS, result.flags[:4])
+            self.assertNotIn('VIR_MIGRATE_UNSAFE', result.flags)
+
+
+@ddt.ddt
+class TestOperation(base.TestCase):
+    @ddt.data(
+        # shared storage, request spec, resulting copy flag, migrate_disks
+        (False, 'vda:local', INC, ['vda']),
+        (True, 'vda:local', None, None),
+        (False, 'vda:local vdb:local vdc:volume', INC, ['vda', 'vdb']),
+        (False, 'vda:local hdc:readonly vdc:shareable', INC, ['vda']),
+        (False, 'vdb:volume', None, None),
+        (False, '', None, None),
+    )
+    @ddt.unpack
+    def test_auto(self, shared, spec, copy_flag, migrate_disks):
+        result = plan(req=request(spec, 'auto', shared_storage=shared))
+        self.assertEqual(copy_flag is not None, copy_flag in result.flags)
+        self.assertNotIn(FULL, result.flags)
+        self.assertEqual(migrate_disks, result.params.get('migrate_disks'))
+
+    def test_live_without_shared_storage_leaving_local_disks_is_refused(self):
+        exc = self.assertRefused('live-migration-leaves-local-disks', plan,
+                                 req=request('vda:local vdb:volume', 'live'))
+        self.assertIn('vda', exc.message)
+
+    def test_live_with_only_volumes_needs_no_shared_storage(self):
+        result = plan(req=request('vda:volume', 'live'))
+        self.assertNotIn(INC, result.flags)
+
+    def test_block_on_shared_storage_is_refused(self):
+        self.assertRefused('block-migration-on-shared-storage', plan,
+                           req=request('vda:local', 'block',
+                                       shared_storage=True))
+
+    def test_block_with_nothing_local_sends_no_copy_flag(self):
+        result = plan(req=request('vda:volume', 'block'))
+        self.assertNotIn(INC, result.flags)
+        self.assertNotIn('migrate_disks', result.params)
+
+
+@ddt.ddt
+class TestDiskSelection(base.TestCase):
+    @ddt.data('1.2.17', '1.3.1', '4.0.0', '9.0.0', '12.8.0')
+    def test_from_1_2_17_the_local_list_is_always_sent(self, libvirt):
+        result = plan(source=host(libvirt, '2.5'),
+                      req=request('vda:local vdb:local', 'block'))
+        self.assertEqual(['vda', 'vdb'], result.params['migrate_disks'])
+
+    @ddt.data('vdb:volume', 'hdc:readonly', 'vdc:shareable')
+    def test_below_1_2_17_a_non_local_disk_is_refused(self, other):
+        exc = self.assertRefused(
+            'block-migration-cannot-select-disks', plan, source=TRUSTY,
+            req=request('vda:local ' + other, 'block'))
+        self.assertIn('1.2.17', exc.message)
+        self.assertIn(other.split(':')[0], exc.message)
+
+    def test_below_1_2_17_all_local_copies_without_a_list(self):
+        result = plan(source=TRUSTY, req=request('vda:local vdb:local'))
+        self.assertIn(INC, result.flags)
+        self.assertNotIn('migrate_disks', result.params)
+
+    def test_mixed_pair_uses_the_older_host(self):
+        self.assertRefused('block-migration-cannot-select-disks', plan,
+                           source=BOOKWORM, destination=TRUSTY,
+                           req=request('vda:local vdb:volume'))
+
+    @ddt.data(('7.2.0', INC), ('7.3.0', FULL), ('7.5.0', FULL),
+              ('7.6.0', INC))
+    @ddt.unpack
+    def test_non_shared_inc_regression_window(self, libvirt, flag):
+        result = plan(source=host(libvirt, '5.2'), req=request('vda:local'))
+        self.assertIn(flag, result.flags)
+        self.assertEqual(['vda'], result.params['migrate_disks'])
+
+
+@ddt.ddt
+class TestTunnelledTrue(base.TestCase):
+    OPTS = {'live_migration_tunnelled': True}
+
+    @ddt.data(XENIAL_131, BIONIC, BOOKWORM)
+    def test_live_without_storage_is_tunnelled(self, stack):
+        result = plan(self.OPTS, stack,
+                      req=request('vda:local', shared_storage=True))
+        self.assertIn(TUNNELLED, result.flags)
+        self.assertNotIn(TLS, result.flags)
+
+    def test_storage_copy_of_local_disks_pre_blockdev_omits_the_list(self):
+        result = plan(self.OPTS, XENIAL_131,
+                      req=request('vda:local vdb:local'))
+        self.assertIn(TUNNELLED, result.flags)
+        self.assertIn(INC, result.flags)
+        self.assertNotIn('migrate_disks', result.params)
+
+    @ddt.data('vdb:volume', 'hdc:readonly', 'vdc:shareable')
+    def test_selective_disks_through_the_tunnel_are_refused(self, other):
+        self.assertRefused('tunnelled-selective-disks', plan, self.OPTS,
+                           XENIAL_1217, req=request('vda:local ' + other))
+
+    @ddt.data(('6.0.0', '4.2'), ('9.0.0', '7.2'), ('12.8.0', '11.1'))
+    @ddt.unpack
+    def test_storage_copy_on_blockdev_stacks_is_refused(self, libvirt, qemu):
+        exc = self.assertRefused('tunnelled-storage-copy', plan, self.OPTS,
+                                 host(libvirt, qemu), req=request('vda:local'))
+        self.assertIn('libvirt %s' % libvirt, exc.message)
+        self.assertIn('-blockdev', exc.message)
+
+    def test_storage_copy_on_qemu_9_1_is_refused(self):
+        exc = self.assertRefused('tunnelled-storage-copy', plan, self.OPTS,
+                                 host('5.4.0', '9.1'),
+                                 req=request('vda:local'))
+        self.assertIn('QEMU removed', exc.message)
+
+    def test_mixed_pair_blockdev_on_one_side_is_refused(self):
+        self.assertRefused('tunnelled-storage-copy', plan, self.OPTS,
+                           XENIAL_131, BOOKWORM, request('vda:local'))
+
+
+class TestTunnelledFalse(base.TestCase):
+    def test_never_tunnelled(self):
+        result = plan({'live_migration_tunnelled': False,
+                       'live_migration_scheme': 'tls'},
+                      req=request('vda:local', shared_storage=True))
+        self.assertNotIn(TUNNELLED, result.flags)
+
+
+@ddt.ddt
+class TestAutoTransport(base.TestCase):
+    """live_migration_tunnelled unset: the seed's tri-state."""
+
+    @ddt.data(
+        # scheme, tls_ready, spec, shared, options, expect TLS, TUNNELLED
+        ('tcp', True, 'vda:local', False, {}, True, False),
+        ('tcp', True, 'vda:local', True, {}, True, False),
+        ('tls', False, 'vda:local', True, {}, False, True),
+        ('ssh', False, 'vda:local', True, {}, False, True),
+        ('tcp', False, 'vda:local', True, {}, False, False),
+        ('tls', False, 'vda:local', False, {}, False, False),
+        ('tls', False, 'vda:local', True,
+         {'live_migration_permit_post_copy': True}, False, False),
+        ('tls', False, 'vda:local', True,
+         {'live_migration_parallel_connections': 4}, False, False),
+        ('tls', False, 'vda:local', True,
+         {'live_migration_permit_auto_converge': True}, False, True),
+        ('tls', True, 'vda:local', True,
+         {'live_migration_with_native_tls': False}, False, True),
+    )
+    @ddt.unpack
+    def test_transport(self, scheme, ready, spec, shared, options, tls,
+                       tunnelled):
+        options = dict(options, live_migration_scheme=scheme)
+        stack = host(tls_ready=ready)
+        result = plan(options, stack, req=request(spec,
+                                                  shared_storage=shared))
+        self.assertEqual(tls, TLS in result.flags)
+        self.assertEqual(tunnelled, TUNNELLED in result.flags)
+        self.assertTrue(result.uri.startswith('qemu+%s://' % scheme))
+
+    def test_plain_native_says_the_stream_is_not_encrypted(self):
+        result = plan(req=request('vda:local'))
+        why = [d.why for d in result.decisions if 'not tunnelled' in d.what]
+        self.assertIn('not encrypted', why[0])
+
+    @ddt.data(('4.3.0', '2.11'), ('4.4.0', '2.10'))
+    @ddt.unpack
+    def test_tls_needs_libvirt_4_4_and_qemu_2_11(self, libvirt, qemu):
+        result = plan(source=host(libvirt, qemu, tls_ready=True))
+        self.assertNotIn(TLS, result.flags)
+
+    def test_tls_only_when_both_hosts_are_ready(self):
+        result = plan(source=BOOKWORM_TLS, destination=BOOKWORM)
+        self.assertNotIn(TLS, result.flags)
+
+
+@ddt.ddt
+class TestNativeTls(base.TestCase):
+    def test_true_does_not_need_tls_ready(self):
+        result = plan({'live_migration_with_native_tls': True})
+        self.assertIn(TLS, result.flags)
+
+    @ddt.data(XENIAL_131, host('4.0.0', '2.11'), host('5.4.0', '2.10'))
+    def test_true_on_hosts_that_cannot_is_refused(self, stack):
+        exc = self.assertRefused('native-tls-unsupported', plan,
+                                 {'live_migration_with_native_tls': True},
+                                 stack)
+        self.assertIn('live_migration_with_native_tls = false', exc.message)
+
+    def test_true_with_block_copy_uses_nbd_over_tls(self):
+        result = plan({'live_migration_with_native_tls': True},
+                      req=request('vda:local vdb:volume'))
+        self.assertIn(TLS, result.flags)
+        self.assertIn(INC, result.flags)
+        self.assertEqual(['vda'], result.params['migrate_disks'])
+
+
+@ddt.ddt
+class TestPermits(base.TestCase):
+    @ddt.data(
+        # stack, options, paused, expected flags present, absent
+        (BOOKWORM, {'live_migration_permit_post_copy': True}, False,
+         {POSTCOPY}, {AUTO_CONVERGE}),
+        (BOOKWORM, {'live_migration_permit_post_copy': True}, True,
+         set(), {POSTCOPY}),
+        (XENIAL_131, {'live_migration_permit_post_copy': True}, False,
+         set(), {POSTCOPY}),
+        (BOOKWORM, {'live_migration_permit_post_copy': True,
+                    'live_migration_permit_auto_converge': True}, False,
+         {POSTCOPY}, {AUTO_CONVERGE}),
+        (XENIAL_131, {'live_migration_permit_post_copy': True,
+                      'live_migration_permit_auto_converge': True}, False,
+         {AUTO_CONVERGE}, {POSTCOPY}),
+        (host('1.2.2', '2.0'), {'live_migration_permit_auto_converge': True},
+         False, set(), {AUTO_CONVERGE}),
+        (BOOKWORM, {'live_migration_parallel_connections': 4}, False,
+         {PARALLEL}, set()),
+        (host('5.2.0', '3.1'), {'live_migration_parallel_connections': 4},
+         False, set(), {PARALLEL}),
+        (BOOKWORM, {'live_migration_parallel_connections': 4,
+                    'live_migration_permit_post_copy': True}, False,
+         {PARALLEL}, {POSTCOPY}),
+        (BOOKWORM, {'live_migration_parallel_connections': 4,
+                    'live_migration_permit_post_copy': True,
+                    'live_migration_permit_auto_converge': True}, False,
+         {PARALLEL, AUTO_CONVERGE}, {POSTCOPY}),
+        (host('12.8.0', '11.1'), {'live_migration_parallel_connections': 4,
+                                  'live_migration_permit_post_copy': True},
+         False, {PARALLEL, POSTCOPY}, set()),
+    )
+    @ddt.unpack
+    def test_permit(self, stack, options, paused, present, absent):
+        result = plan(options, stack, req=request('vda:local', paused=paused))
+        self.assertTrue(present <= set(result.flags), result.flags)
+        self.assertFalse(absent & set(result.flags), result.flags)
+        if PARALLEL in present:
+            self.assertEqual(4, result.params['parallel.connections'])
+        else:
+            self.assertNotIn('parallel.connections', result.params)
+
+    def test_every_permit_left_out_is_explained(self):
+        result = plan({'live_migration_permit_post_copy': True,
+                       'live_migration_parallel_connections': 4},
+                      host('1.2.17', '2.5'))
+        whats = [d.what for d in result.decisions]
+        self.assertIn('no post-copy', whats)
+        self.assertIn('no parallel connections', whats)
+
+
+@ddt.ddt
+class TestApi(base.TestCase):
+    def test_uri3_from_1_1_0(self):
+        self.assertEqual('migrateToURI3', plan(source=host('1.1.0', '1.5'),
+                                               req=request('')).api)
+
+    def test_uri2_when_the_binding_lacks_uri3_and_nothing_needs_it(self):
+        stack = host(has_migrate_to_uri3=False)
+        result = plan({'live_migration_bandwidth': 100}, stack,
+                      req=request('vdb:volume', 'live'))
+        self.assertEqual('migrateToURI2', result.api)
+        self.assertEqual(('migrateToURI',), result.fallbacks)
+
+    def test_uri2_cannot_carry_migrate_disks(self):
+        exc = self.assertRefused('api-cannot-carry-params', plan,
+                                 source=host(has_migrate_to_uri3=False),
+                                 req=request('vda:local vdb:volume'))
+        self.assertIn('migrate_disks', exc.message)
+
+    @ddt.data(({}, ('migrateToURI2', 'migrateToURI')),
+              ({'live_migration_inbound_addr': '192.0.2.2'},
+               ('migrateToURI2',)),
+              ({'live_migration_parallel_connections': 2}, ()))
+    @ddt.unpack
+    def test_fallbacks_only_where_every_param_is_carried(self, options,
+                                                         fallbacks):
+        result = plan(options, req=request('vda:volume', 'live'))
+        self.assertEqual(fallbacks, result.fallbacks)
+
+    def test_no_fallback_once_a_disk_list_is_needed(self):
+        self.assertEqual((), plan(req=request('vda:local')).fallbacks)
+
+
+@ddt.ddt
+class TestUriAndParams(base.TestCase):
+    @ddt.data(
+        ({}, 'dest', 'qemu+tcp://dest/system', None),
+        ({'live_migration_scheme': 'ssh'}, 'dest', 'qemu+ssh://dest/system',
+         None),
+        ({'live_migration_inbound_addr': '192.0.2.2'}, 'dest',
+         'qemu+tcp://192.0.2.2/system', 'tcp://192.0.2.2'),
+        ({'live_migration_inbound_addr': '2001:db8::2'}, 'dest',
+         'qemu+tcp://[2001:db8::2]/system', 'tcp://[2001:db8::2]'),
+        ({}, '2001:db8::3', 'qemu+tcp://[2001:db8::3]/system', None),
+    )
+    @ddt.unpack
+    def test_uri(self, options, destination, uri, migrate_uri):
+        result = plan(options, req=request(destination=destination))
+        self.assertEqual(uri, result.uri)
+        self.assertEqual(migrate_uri, result.params.get('migrate_uri'))
+
+    def test_no_migrate_uri_when_tunnelled(self):
+        result = plan({'live_migration_inbound_addr': '192.0.2.2',
+                       'live_migration_tunnelled': True},
+                      req=request('vda:volume', 'live'))
+        self.assertIn(TUNNELLED, result.flags)
+        self.assertNotIn('migrate_uri', result.params)
+
+    @ddt.data((BOOKWORM_TLS, 'compute2'), (host('5.4.0', '4.0',
+                                                tls_ready=True), None))
+    @ddt.unpack
+    def test_tls_destination_names_the_host(self, stack, expected):
+        result = plan({'live_migration_inbound_addr': '192.0.2.2'}, stack,
+                      req=request(destination='compute2'))
+        self.assertIn(TLS, result.flags)
+        self.assertEqual(expected, result.params.get('tls.destination'))
+
+    @ddt.data((0, None), (250, 250))
+    @ddt.unpack
+    def test_bandwidth(self, value, expected):
+        result = plan({'live_migration_bandwidth': value})
+        self.assertEqual(expected, result.params.get('bandwidth'))
+
+    def test_destination_xml_is_also_the_persistent_definition(self):
+        result = plan(req=request(destination_xml='<domain/>'))
+        self.assertEqual('<domain/>', result.params['destination_xml'])
+        self.assertEqual('<domain/>', result.params['persistent_xml'])
+
+    def test_persistent_xml_on_old_libvirt_is_refused(self):
+        self.assertRefused('persistent-xml-unsupported', plan,
+                           source=XENIAL_1217,
+                           req=request(persistent_xml='<domain/>'))
+
+    def test_destination_xml_on_old_libvirt_explains_persistence(self):
+        result = plan(source=XENIAL_1217,
+                      req=request(destination_xml='<domain/>'))
+        self.assertNotIn('persistent_xml', result.params)
+        self.assertIn('no persistent_xml', [d.what for d in result.decisions])
+
+
+class TestHypervisor(base.TestCase):
+    def test_kvm_guest_needs_kvm_on_the_destination(self):
+        self.assertRefused('destination-lacks-kvm', plan,
+                           source=host(hypervisor='kvm'),
+                           destination=host(hypervisor='qemu'),
+                           req=request(guest_hypervisor='kvm'))
+
+    def test_qemu_guest_may_go_to_a_kvm_host(self):
+        plan(source=host(), destination=host(hypervisor='kvm'))
+
+    def test_other_hypervisors_are_refused(self):
+        self.assertRefused('unsupported-hypervisor', plan,
+                           source=host(hypervisor='xen'))
+
+
+class TestRefusalMessages(base.TestCase):
+    def test_names_both_hosts_and_the_setting(self):
+        exc = self.assertRefused(
+            'tunnelled-storage-copy', plan,
+            {'live_migration_tunnelled': True}, host('8.0.0', '6.2'),
+            host('9.0.0', '7.2'), request('vda:local'))
+        self.assertIn('source libvirt 8.0.0 / QEMU 6.2.0', exc.message)
+        self.assertIn('destination libvirt 9.0.0 / QEMU 7.2.0', exc.message)
+        self.assertIn('[libvirt] live_migration_tunnelled', exc.message)
+
+
+class TestMonitor(base.TestCase):
+    def test_downtime_rises_linearly_to_the_maximum(self):
+        settings = base.conf.settings()
+        steps = downtime_steps(settings, 2.0)
+        self.assertEqual((0, 50), steps[0])
+        self.assertEqual((1500, 500), steps[-1])
+        self.assertEqual(11, len(steps))
+        self.assertEqual(sorted(steps), list(steps))
+
+    def test_completion_timeout_scales_with_data(self):
+        result = plan(req=request('vda:local'))
+        # 2 GiB of RAM (minimum) + 2 GiB for the copied disk (minimum).
+        self.assertEqual(3200, result.monitor.completion_timeout_s)
+        self.assertEqual('abort', result.monitor.timeout_action)
+
+    def test_no_timeout_when_disabled(self):
+        result = plan({'live_migration_completion_timeout': 0})
+        self.assertIsNone(result.monitor.completion_timeout_s)

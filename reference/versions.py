@@ -1,0 +1,183 @@
+"""What each libvirt / QEMU version can do, as data.
+
+Every row names the first version that has a feature (and, for features that
+went away or broke, the first version without it) and where that fact comes
+from.  The planner asks ``supports(feature, source, destination)``; nothing
+else in the reference driver compares version numbers.
+"""
+
+import dataclasses
+import re
+import typing
+
+_VERSION_RE = re.compile(r'^(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?$')
+
+
+class VersionError(ValueError):
+    """A version string that is not MAJOR.MINOR[.MICRO]."""
+
+
+class Version(typing.NamedTuple):
+    """A comparable version; a tuple, so comparisons are cheap."""
+
+    major: int
+    minor: int
+    micro: int = 0
+
+    @classmethod
+    def parse(cls, text):
+        match = _VERSION_RE.match(str(text).strip())
+        if not match:
+            raise VersionError(
+                'malformed version %r: expected MAJOR.MINOR[.MICRO], '
+                'e.g. 9.0.0' % (text,))
+        major, minor, micro = match.groups()
+        return cls(int(major), int(minor), int(micro or 0))
+
+    @classmethod
+    def from_libvirt_int(cls, number):
+        """libvirt encodes versions as major * 10**6 + minor * 1000 + micro"""
+        return cls(number // 1000000, number // 1000 % 1000, number % 1000)
+
+    def __str__(self):
+        return '%d.%d.%d' % (self.major, self.minor, self.micro)
+
+
+V = Version.parse
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+    """A capability gated by libvirt and/or QEMU versions.
+
+    ``*_until`` is the first version that no longer has it (exclusive bound).
+    A feature is present on a host when every bound holds; it is usable for a
+    migration only when it is present on both hosts.
+    """
+
+    name: str
+    source: str
+    libvirt_since: Version = V('0.0')
+    qemu_since: Version = V('0.0')
+    libvirt_until: Version | None = None
+    qemu_until: Version | None = None
+
+    def present(self, libvirt, qemu):
+        return (self.libvirt_since <= libvirt and self.qemu_since <= qemu
+                and (self.libvirt_until is None
+                     or libvirt < self.libvirt_until)
+                and (self.qemu_until is None or qemu < self.qemu_until))
+
+    def requirement(self):
+        """Human text: what a host needs for this feature."""
+        parts = []
+        if self.libvirt_since > V('0.0'):
+            parts.append('libvirt >= %s' % (self.libvirt_since,))
+        if self.libvirt_until is not None:
+            parts.append('libvirt < %s' % (self.libvirt_until,))
+        if self.qemu_since > V('0.0'):
+            parts.append('QEMU >= %s' % (self.qemu_since,))
+        if self.qemu_until is not None:
+            parts.append('QEMU < %s' % (self.qemu_until,))
+        return ' and '.join(parts) or 'any version'
+
+
+_DOMAIN_DOC = 'libvirt-domain.h / virDomainMigrate* API documentation'
+
+FEATURES = {f.name: f for f in (
+    Feature('migrate_to_uri3', _DOMAIN_DOC + ': virDomainMigrateToURI3 '
+            'since 1.1.0', libvirt_since=V('1.1.0')),
+    Feature('auto_converge', _DOMAIN_DOC + ': VIR_MIGRATE_AUTO_CONVERGE '
+            'since 1.2.3', libvirt_since=V('1.2.3')),
+    Feature('migrate_disks', _DOMAIN_DOC + ': VIR_MIGRATE_PARAM_MIGRATE_DISKS '
+            'since 1.2.17', libvirt_since=V('1.2.17')),
+    Feature('post_copy', _DOMAIN_DOC + ': VIR_MIGRATE_POSTCOPY since 1.3.3; '
+            'Nova MIN_QEMU_POSTCOPY_VERSION 2.5.0',
+            libvirt_since=V('1.3.3'), qemu_since=V('2.5.0')),
+    Feature('persistent_xml', _DOMAIN_DOC + ': VIR_MIGRATE_PARAM_PERSIST_XML '
+            'since 1.3.4', libvirt_since=V('1.3.4')),
+    Feature('native_tls', 'libvirt 4.4.0 release notes (NBD over TLS); '
+            'Nova live_migration_with_native_tls needs QEMU 2.11',
+            libvirt_since=V('4.4.0'), qemu_since=V('2.11.0')),
+    Feature('parallel', _DOMAIN_DOC + ': VIR_MIGRATE_PARALLEL since 5.2.0; '
+            'QEMU multifd since 4.0',
+            libvirt_since=V('5.2.0'), qemu_since=V('4.0.0')),
+    Feature('parallel_with_post_copy', 'QEMU 10.1 release notes: multifd '
+            'together with postcopy; before it the guest can end SHUTOFF',
+            qemu_since=V('10.1.0')),
+    Feature('tls_destination', _DOMAIN_DOC
+            + ': VIR_MIGRATE_PARAM_TLS_DESTINATION since 6.0.0',
+            libvirt_since=V('6.0.0')),
+    # Storage copy through the tunnel relies on QEMU's legacy in-stream block
+    # migration.  libvirt refuses it once it drives QEMU with -blockdev
+    # (libvirt 5.10 with QEMU 4.2), and QEMU removed it in 9.1.  It can never
+    # carry a selective disk list (facts/libvirt-migration.md, section 2).
+    Feature('blockdev', 'libvirt 5.10.0 release notes: -blockdev with '
+            'QEMU >= 4.2', libvirt_since=V('5.10.0'), qemu_since=V('4.2.0')),
+    Feature('qemu_legacy_block_migration', 'QEMU 9.1 removal notes: '
+            '"block migration" (migrate -b / blk capability) removed',
+            qemu_until=V('9.1.0')),
+    # libvirt 7.3.0 .. 7.5.x: VIR_MIGRATE_NON_SHARED_INC copied no disk at
+    # all; fixed in 7.6.0 (facts/libvirt-migration.md, section 2).
+    Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
+            'NON_SHARED_INC copied nothing since 7.3.0',
+            libvirt_since=V('7.3.0'), libvirt_until=V('7.6.0')),
+)}
+
+
+# When each migration flag appeared (libvirt-domain.h "Since:" tags).
+FLAG_SINCE = {
+    'VIR_MIGRATE_LIVE': V('0.3.2'),
+    'VIR_MIGRATE_PEER2PEER': V('0.7.2'),
+    'VIR_MIGRATE_TUNNELLED': V('0.7.2'),
+    'VIR_MIGRATE_PERSIST_DEST': V('0.7.3'),
+    'VIR_MIGRATE_UNDEFINE_SOURCE': V('0.7.3'),
+    'VIR_MIGRATE_PAUSED': V('0.7.5'),
+    'VIR_MIGRATE_NON_SHARED_DISK': V('0.8.2'),
+    'VIR_MIGRATE_NON_SHARED_INC': V('0.8.2'),
+    'VIR_MIGRATE_CHANGE_PROTECTION': V('0.9.4'),
+    'VIR_MIGRATE_UNSAFE': V('0.9.11'),
+    'VIR_MIGRATE_OFFLINE': V('1.0.1'),
+    'VIR_MIGRATE_COMPRESSED': V('1.0.3'),
+    'VIR_MIGRATE_ABORT_ON_ERROR': V('1.1.0'),
+    'VIR_MIGRATE_AUTO_CONVERGE': V('1.2.3'),
+    'VIR_MIGRATE_RDMA_PIN_ALL': V('1.2.9'),
+    'VIR_MIGRATE_POSTCOPY': V('1.3.3'),
+    'VIR_MIGRATE_TLS': V('3.2.0'),
+    'VIR_MIGRATE_PARALLEL': V('5.2.0'),
+    'VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES': V('8.0.0'),
+    'VIR_MIGRATE_POSTCOPY_RESUME': V('8.5.0'),
+    'VIR_MIGRATE_ZEROCOPY': V('8.5.0'),
+}
+
+# When each typed migration parameter appeared.
+PARAM_SINCE = {
+    'migrate_uri': V('1.1.0'),
+    'destination_name': V('1.1.0'),
+    'destination_xml': V('1.1.0'),
+    'bandwidth': V('1.1.0'),
+    'graphics_uri': V('1.1.0'),
+    'listen_address': V('1.1.4'),
+    'migrate_disks': V('1.2.17'),
+    'disks_port': V('1.3.3'),
+    'persistent_xml': V('1.3.4'),
+    'bandwidth.postcopy': V('5.1.0'),
+    'parallel.connections': V('5.2.0'),
+    'tls.destination': V('6.0.0'),
+    'disks_uri': V('6.8.0'),
+}
+
+# The legacy APIs and which parameters they can carry at all.
+API_PARAMS = {
+    'migrateToURI3': frozenset(PARAM_SINCE),
+    'migrateToURI2': frozenset({'migrate_uri', 'destination_xml',
+                                'destination_name', 'bandwidth'}),
+    'migrateToURI': frozenset({'destination_name', 'bandwidth'}),
+}
+API_ORDER = ('migrateToURI3', 'migrateToURI2', 'migrateToURI')
+
+
+def supports(feature, *hosts):
+    """True when every host (HostCapabilities) has the feature."""
+    row = FEATURES[feature]
+    return all(row.present(h.libvirt, h.qemu) for h in hosts)

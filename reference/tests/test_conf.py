@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import tempfile
 
 import ddt
@@ -24,6 +26,16 @@ class TestOptions(base.TestCase):
             self.assertIn(name, c.libvirt)
         self.assertIn('live_migration_tunnelled', names)
         self.assertIn('block_migration_flag', names)
+
+    def test_sample_config_from_the_entry_point(self):
+        proc = subprocess.run(
+            [sys.executable, '-m', 'oslo_config.generator', '--namespace',
+             'migtests.reference'], capture_output=True, text=True,
+            timeout=60)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIn('[libvirt]', proc.stdout)
+        self.assertIn('#live_migration_tunnelled = <None>', proc.stdout)
+        self.assertIn('DEPRECATED', proc.stdout)
 
     def test_every_option_has_help(self):
         for opt in conf.libvirt_migration_opts:

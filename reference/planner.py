@@ -57,7 +57,7 @@ def plan_migration(settings, source, destination, request):
     uri, params = _uri_and_params(settings, request, hosts, copy, tunnel, tls,
                                   parallel, decisions)
     api, fallbacks = _choose_api(params, hosts, decisions)
-    monitor = _monitor(settings, request, copy, post_copy, decisions)
+    monitor = _monitor(settings, request, hosts, copy, post_copy, decisions)
     return MigrationPlan(api=api, uri=uri, flags=flags, params=params,
                          decisions=tuple(decisions), fallbacks=fallbacks,
                          monitor=monitor)
@@ -409,18 +409,33 @@ def data_gib(request, copy):
     return memory + sum(max(d.size_gib, 2.0) for d in copied)
 
 
-def downtime_steps(settings, gib):
-    """(seconds after start, max downtime ms): raised linearly to the max."""
+# QEMU's own default downtime-limit (ms).
+QEMU_DEFAULT_DOWNTIME_MS = 300
+
+
+def downtime_steps(settings, gib, floor=0):
+    """(seconds after start, max downtime ms): raised linearly to the max,
+    never below ``floor``."""
     delay = settings.downtime_delay * gib
-    first = settings.downtime / settings.downtime_steps
+    first = max(settings.downtime / settings.downtime_steps,
+                min(floor, settings.downtime))
     rise = (settings.downtime - first) / settings.downtime_steps
     return tuple((int(delay * i), int(first + rise * i))
                  for i in range(settings.downtime_steps + 1))
 
 
-def _monitor(settings, request, copy, post_copy, decisions):
+def _monitor(settings, request, hosts, copy, post_copy, decisions):
     gib = data_gib(request, copy)
-    steps = downtime_steps(settings, gib)
+    floor = 0
+    if request.guest_hypervisor == 'qemu' and not supports(
+            'tcg_low_downtime_safe', *hosts):
+        floor = QEMU_DEFAULT_DOWNTIME_MS
+        decisions.append(Decision(
+            'downtime never below %d ms' % floor,
+            'TCG guest on %s: QEMU before %s loses pages dirtied during a '
+            'migration with a lower downtime limit'
+            % (_pair(hosts), FEATURES['tcg_low_downtime_safe'].qemu_since)))
+    steps = downtime_steps(settings, gib, floor)
     timeout = (int(settings.completion_timeout * gib)
                if settings.completion_timeout else None)
     action = settings.timeout_action

@@ -438,6 +438,21 @@ class TestMonitor(base.TestCase):
         self.assertEqual(11, len(steps))
         self.assertEqual(sorted(steps), list(steps))
 
+    def test_tcg_guest_on_old_qemu_keeps_the_default_downtime(self):
+        result = plan(source=BOOKWORM, req=request('vda:volume'))
+        self.assertEqual(300, result.monitor.downtime_steps[0][1])
+        self.assertEqual(500, result.monitor.downtime_steps[-1][1])
+        self.assertIn('downtime never below 300 ms',
+                      [d.what for d in result.decisions])
+
+    def test_kvm_guest_or_new_qemu_starts_low(self):
+        kvm = host(hypervisor='kvm')
+        for source, guest in ((kvm, 'kvm'), (host('11.3.0', '10.0'),
+                                             'qemu')):
+            result = plan(source=source, req=request(
+                'vda:volume', guest_hypervisor=guest))
+            self.assertEqual(50, result.monitor.downtime_steps[0][1])
+
     def test_completion_timeout_scales_with_data(self):
         result = plan(req=request('vda:local'))
         # 2 GiB of RAM (minimum) + 2 GiB for the copied disk (minimum).

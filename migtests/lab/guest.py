@@ -1,0 +1,184 @@
+"""A real guest on the lab: its disks, its domain, its serial counter.
+
+Disk layouts: ``local`` (a qcow2 root disk vda on the host's own storage,
+copied by a block migration), ``volume`` (vdb, the lab's shared qemu-nbd
+volume, attached like a Cinder volume) or both; with no disk at all the
+guest runs from its initramfs alone.  Disks are filled with known patterns
+at creation so that data can be checked after a migration.
+"""
+
+import os
+import re
+from xml.sax.saxutils import quoteattr
+
+from migtests.lab import guestimage
+from migtests.lab.lab import STORAGE_ADDRESS
+from migtests.lab import system
+from migtests.lab.system import LabError
+from migtests.lab.system import run
+
+# Pinned so that guests move between QEMU versions (a bare 'pc' expands to
+# the source's newest type, which an older destination refuses).
+MACHINE = 'pc-i440fx-5.2'
+ROOT_SIZE = '64M'
+ROOT_PATTERN, VOLUME_PATTERN = 0x5a, 0xa5
+PATTERN_BYTES = 4 * 1024 * 1024
+
+_DOMAIN = '''<domain type='qemu'>
+  <name>%(name)s</name>
+  <memory unit='MiB'>%(memory)d</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='%(machine)s'>hvm</type>
+    <kernel>%(kernel)s</kernel>
+    <initrd>%(initrd)s</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1 migtests.dirty=%(dirty)d</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+%(disks)s
+    <serial type='file'>
+      <source path=%(serial)s append='off'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+'''
+
+_LOCAL_DISK = '''    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file=%(path)s/>
+      <target dev='vda' bus='virtio'/>
+    </disk>'''
+
+_VOLUME_DISK = '''    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='none'/>
+      <source protocol='nbd' name=%(export)s>
+        <host name='%(address)s' port='%(port)d'/>
+      </source>
+      <target dev='vdb' bus='virtio'/>
+    </disk>'''
+
+
+class Guest:
+    def __init__(self, lab, name, local=True, volume=None, memory=128,
+                 dirty_mib=0):
+        self.lab, self.name = lab, name
+        self.local, self.volume, self.memory = local, volume, memory
+        self.dirty_mib = dirty_mib
+        self.root_ns_path = '/var/lib/libvirt/images/%s.qcow2' % name
+        self.serial_ns_path = '/var/log/libvirt/%s.serial' % name
+
+    @property
+    def disk_targets(self):
+        return (['vda'] if self.local else []) + (
+            ['vdb'] if self.volume else [])
+
+    def xml(self):
+        disks = []
+        if self.local:
+            disks.append(_LOCAL_DISK % {'path': quoteattr(self.root_ns_path)})
+        if self.volume:
+            path, port = self.lab.volume(
+                self.volume, fill=(VOLUME_PATTERN, PATTERN_BYTES))
+            disks.append(_VOLUME_DISK % {'export': quoteattr(self.volume),
+                                         'address': STORAGE_ADDRESS,
+                                         'port': port})
+        return _DOMAIN % {
+            'name': self.name, 'memory': self.memory, 'machine': MACHINE,
+            'dirty': self.dirty_mib,
+            'kernel': self.lab.image.kernel, 'initrd': self.lab.image.initrd,
+            'disks': '\n'.join(disks),
+            'serial': quoteattr(self.serial_ns_path)}
+
+    # --- disks -----------------------------------------------------------
+    def root_path(self, host):
+        return host.path(self.root_ns_path)
+
+    def prepare_root(self, host, pattern=True):
+        """Create the root disk on ``host`` (with the pattern: the source;
+        without: the destination a block migration copies into)."""
+        path = self.root_path(host)
+        if os.path.exists(path):
+            os.unlink(path)
+        run(['qemu-img', 'create', '-q', '-f', 'qcow2', path, ROOT_SIZE])
+        if pattern:
+            run(['qemu-io', '-f', 'qcow2', '-c', 'write -q -P %d 0 %d'
+                 % (ROOT_PATTERN, PATTERN_BYTES), path])
+
+    def remove_root(self, host):
+        path = self.root_path(host)
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def pattern_intact(self, path, fmt, pattern):
+        command = 'read -q -P %d 0 %d' % (pattern, PATTERN_BYTES)
+        proc = run(['qemu-io', '-U', '-r', '-f', fmt, '-c', command, path],
+                   check=False)
+        return proc.returncode == 0 and 'Pattern verification failed' \
+            not in proc.stdout
+
+    def root_intact(self, host):
+        return self.pattern_intact(self.root_path(host), 'qcow2',
+                                   ROOT_PATTERN)
+
+    def volume_intact(self):
+        return self.pattern_intact(self.lab.volume(self.volume)[0], 'raw',
+                                   VOLUME_PATTERN)
+
+    def roots_identical(self, host_a, host_b):
+        """The guest-visible content of the two hosts' root disks is
+        byte-identical (qemu-img compare: 0 same, 1 differ)."""
+        proc = run(['qemu-img', 'compare', '-U', '-f', 'qcow2', '-F',
+                    'qcow2', self.root_path(host_a), self.root_path(host_b)],
+                   check=False)
+        if proc.returncode not in (0, 1):
+            raise LabError('qemu-img compare failed: %s'
+                           % proc.stderr.strip())
+        return proc.returncode == 0
+
+    # --- life cycle --------------------------------------------------------
+    def create(self, host, conn):
+        if self.local:
+            self.prepare_root(host)
+        serial = host.path(self.serial_ns_path)
+        if os.path.exists(serial):
+            os.unlink(serial)
+        domain = conn.defineXML(self.xml())
+        domain.create()
+        self.wait_counter(host, after=0, timeout=60)
+        return domain
+
+    def serial(self, host):
+        try:
+            with open(host.path(self.serial_ns_path), errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def counters(self, host):
+        text = self.serial(host)
+        return [int(n) for n in guestimage.COUNT_RE.findall(text)]
+
+    def boots(self, host):
+        return len(re.findall(guestimage.BOOT_LINE, self.serial(host)))
+
+    def wait_counter(self, host, after, timeout=30):
+        """Wait for the guest on ``host`` to print a counter over ``after``."""
+        def advanced():
+            values = self.counters(host)
+            return values and values[-1] > after and values[-1]
+        try:
+            return system.wait_for(advanced, timeout, interval=0.1,
+                                   what='the counter of %s on %s'
+                                   % (self.name, host.name))
+        except LabError:
+            tail = self.serial(host).strip().splitlines()[-3:]
+            raise LabError('guest %s on %s printed no counter above %d in '
+                           '%d s; serial tail: %s' % (
+                               self.name, host.name, after, timeout,
+                               ' | '.join(tail) or '(empty)')) from None

@@ -1,0 +1,172 @@
+"""A tiny real Linux guest: Debian's cloud kernel + a busybox initramfs.
+
+Built from Debian packages without installing them (``apt-get download``,
+``dpkg-deb --fsys-tarfile``), cached, and replaced atomically.  The guest's
+/init prints one boot line, keeps rewriting a buffer in RAM (so live
+migration always has dirty pages to chase) and prints an increasing counter
+on the serial console: the counter carrying on after a migration proves the
+guest was not rebooted.  The initramfs (newc cpio) is written with
+libarchive, the well-kept archive library, through libarchive-c.
+"""
+
+import dataclasses
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+import libarchive
+
+from migtests.lab.system import LabError
+from migtests.lab.system import run
+
+BOOT_LINE = 'MIGTESTS-BOOT'
+COUNT_RE = re.compile(r'^MIGTESTS-COUNT (\d+)\s*$', re.M)
+
+# The modules /dev/vd* needs; their dependencies are added from .modinfo.
+_MODULES = ('virtio_pci', 'virtio_blk')
+
+_INIT = r'''#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "%(boot)s"
+for m in %(modules)s; do insmod /lib/modules/$m.ko 2>/dev/null; done
+# migtests.dirty=N on the kernel command line: rewrite N MiB of RAM in a loop.
+dirty=$(sed -n 's/.*migtests\.dirty=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$dirty" ] && [ "$dirty" -gt 0 ]; then
+    mkdir -p /run/dirty
+    mount -t tmpfs -o size=$((dirty * 2 + 8))m tmpfs /run/dirty
+    dd if=/dev/urandom of=/run/dirty/a bs=1M count=$dirty 2>/dev/null
+    ( while :; do cp /run/dirty/a /run/dirty/b; done ) &
+fi
+n=0
+while :; do
+    n=$((n + 1))
+    echo "MIGTESTS-COUNT $n"
+    usleep 200000
+done
+'''
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestImage:
+    kernel: str
+    initrd: str
+
+
+def _download(package, directory):
+    run(['apt-get', 'download', package], cwd=directory, timeout=300)
+    debs = glob.glob(os.path.join(directory, '%s_*.deb' % package))
+    if not debs:
+        raise LabError('apt-get download %s produced no package' % package)
+    return debs[0]
+
+
+def _kernel_package(directory):
+    """The versioned image package the linux-image-cloud-amd64 meta needs."""
+    meta = _download('linux-image-cloud-amd64', directory)
+    depends = run(['dpkg-deb', '-f', meta, 'Depends']).stdout
+    match = re.search(r'(linux-image-[0-9][^\s,|]*-cloud-amd64)', depends)
+    if not match:
+        raise LabError('cannot find the kernel package in %r' % depends)
+    return _download(match.group(1), directory)
+
+
+def _members(deb, wanted):
+    """The files of a .deb matching ``wanted(name)``: name -> bytes."""
+    found = {}
+    with tempfile.TemporaryFile() as tar_file:
+        try:
+            subprocess.run(['dpkg-deb', '--fsys-tarfile', deb],
+                           stdout=tar_file, stderr=subprocess.PIPE,
+                           check=True, timeout=300)
+        except subprocess.CalledProcessError as exc:
+            raise LabError('dpkg-deb cannot read %s: %s' % (
+                deb, exc.stderr.decode(errors='replace').strip())) from None
+        tar_file.seek(0)
+        with tarfile.open(fileobj=tar_file) as tar:
+            for member in tar:
+                if member.isfile() and wanted(member.name):
+                    found[member.name] = tar.extractfile(member).read()
+    return found
+
+
+def _depends(module_bytes):
+    match = re.search(rb'depends=([\w,-]*)\x00', module_bytes)
+    return [d for d in (match.group(1).decode().split(',') if match else [])
+            if d]
+
+
+def _module_order(modules, wanted):
+    """Dependencies first, each module once."""
+    order = []
+
+    def visit(name):
+        if name in order:
+            return
+        if name not in modules:
+            raise LabError('kernel module %s not found in the package' % name)
+        for dep in _depends(modules[name]):
+            visit(dep)
+        order.append(name)
+    for name in wanted:
+        visit(name)
+    return order
+
+
+def _write_initramfs(path, busybox, modules, order):
+    init = (_INIT % {'boot': BOOT_LINE, 'modules': ' '.join(order)}).encode()
+    with libarchive.file_writer(path, 'cpio_newc', 'gzip') as archive:
+        for directory in ('bin', 'dev', 'proc', 'sys', 'run', 'tmp', 'lib',
+                          'lib/modules'):
+            archive.add_file_from_memory(directory, 0, b'', filetype=0o040000,
+                                         permission=0o755)
+        archive.add_file_from_memory('init', len(init), init, permission=0o755)
+        archive.add_file_from_memory('bin/busybox', len(busybox), busybox,
+                                     permission=0o755)
+        for name in order:
+            data = modules[name]
+            archive.add_file_from_memory('lib/modules/%s.ko' % name,
+                                         len(data), data, permission=0o644)
+
+
+def build(cache_dir):
+    """The cached guest image, built first if needed."""
+    recipe = hashlib.sha256(repr((_INIT, _MODULES)).encode()).hexdigest()
+    final = os.path.join(cache_dir, 'guest-' + recipe[:12])
+    image = GuestImage(os.path.join(final, 'vmlinuz'),
+                       os.path.join(final, 'initrd.img'))
+    if os.path.exists(image.kernel) and os.path.exists(image.initrd):
+        return image
+    os.makedirs(cache_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='guest-build-', dir=cache_dir)
+    try:
+        kernel_deb = _kernel_package(work)
+        files = _members(kernel_deb, lambda n: '/boot/vmlinuz-' in n or (
+            n.endswith('.ko') and '/drivers/' in n and 'virtio' in n))
+        kernel = next(data for name, data in files.items()
+                      if '/boot/vmlinuz-' in name)
+        modules = {os.path.basename(n)[:-3]: d for n, d in files.items()
+                   if n.endswith('.ko')}
+        busybox = _members(_download('busybox-static', work),
+                           lambda n: n.endswith('/bin/busybox'))
+        if not busybox:
+            raise LabError('busybox-static has no /bin/busybox')
+        with open(os.path.join(work, 'vmlinuz'), 'wb') as f:
+            f.write(kernel)
+        _write_initramfs(os.path.join(work, 'initrd.img'),
+                         next(iter(busybox.values())), modules,
+                         _module_order(modules, _MODULES))
+        for deb in glob.glob(os.path.join(work, '*.deb')):
+            os.unlink(deb)
+        os.rename(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return image

@@ -1,0 +1,168 @@
+"""One lab host: a network namespace, a private mount namespace, a libvirtd.
+
+Inside the host's mount namespace /etc, /var and /run are made private
+(overlay or tmpfs) and the libvirt directories are bind-mounted from the
+host's own directory, so the machine's own libvirt files, sockets and
+daemons are never touched.  The test process reaches the daemon through
+its unix socket; other hosts reach it over TCP/TLS on the host's address.
+"""
+
+import os
+import shlex
+import subprocess
+import uuid
+
+from migtests.lab import system
+
+# In-namespace path -> sub-directory of the host's directory.
+BINDS = {
+    '/etc/libvirt': 'etc',
+    '/etc/pki': 'pki',
+    '/run/libvirt': 'run',
+    '/var/lib/libvirt': 'lib',
+    '/var/log/libvirt': 'log',
+}
+
+LIBVIRTD_CONF = '''\
+listen_tls = 1
+listen_tcp = 1
+listen_addr = "%(address)s"
+auth_tcp = "none"
+auth_tls = "none"
+auth_unix_rw = "none"
+unix_sock_group = "root"
+host_uuid = "%(uuid)s"
+log_outputs = "2:file:/var/log/libvirt/libvirtd.log"
+log_filters = "1:qemu.qemu_migration 1:qemu.qemu_monitor_json"
+max_clients = 64
+'''
+
+QEMU_CONF = '''\
+security_driver = "none"
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_address = "%(address)s"
+migration_host = "%(address)s"
+migrate_tls_x509_cert_dir = "/etc/pki/qemu"
+migrate_tls_x509_verify = 1
+'''
+
+
+class LabHost:
+    def __init__(self, lab, index):
+        self.lab = lab
+        self.index = index
+        self.name = 'h%d' % index
+        self.address = '192.0.2.%d' % (10 + index)
+        self.netns = lab.prefix + self.name
+        self.dir = os.path.join(lab.dir, self.name)
+        self.socket = os.path.join(self.dir, 'run', 'libvirt-sock')
+        self.uri = 'qemu+unix:///system?socket=%s' % self.socket
+
+    def path(self, ns_path):
+        """The machine's path of a file the host's daemon sees at ns_path."""
+        for inside, sub in BINDS.items():
+            if ns_path == inside or ns_path.startswith(inside + '/'):
+                return os.path.join(self.dir, sub, ns_path[len(inside) + 1:])
+        return ns_path
+
+    def configure(self, ca, libvirt_conf='', qemu_conf=''):
+        subs = list(BINDS.values()) + ['ovl/etc', 'ovl/etc-work', 'ovl/var',
+                                       'ovl/var-work', 'lib/images']
+        for sub in subs:
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        values = {'address': self.address,
+                  'uuid': str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                         self.lab.dir + self.name))}
+        self._write('etc/libvirtd.conf', LIBVIRTD_CONF % values + libvirt_conf)
+        self._write('etc/qemu.conf', QEMU_CONF % values + qemu_conf)
+        ca.install(os.path.join(self.dir, 'pki'), self.name, self.address)
+        self._private_accounts()
+
+    def _private_accounts(self):
+        """libvirt looks up its compiled-in 'libvirt-qemu' user and 'kvm'
+        group even when qemu.conf says root: give them to the daemon in its
+        private /etc (the overlay's upper layer), not to the machine."""
+        for name, extra in (('passwd', ['libvirt-qemu:x:64055:64055:lab:'
+                                        '/nonexistent:/usr/sbin/nologin']),
+                            ('group', ['libvirt-qemu:x:64055:',
+                                       'kvm:x:64056:'])):
+            with open('/etc/' + name) as f:
+                lines = f.read().splitlines()
+            have = {line.split(':')[0] for line in lines}
+            lines += [e for e in extra if e.split(':')[0] not in have]
+            self._write('ovl/etc/' + name, '\n'.join(lines) + '\n')
+
+    def _write(self, relative, text):
+        with open(os.path.join(self.dir, relative), 'w') as f:
+            f.write(text)
+
+    def _mount_script(self, command):
+        d = shlex.quote(self.dir)
+        cache = shlex.quote(self.lab.cache)
+        lines = [
+            'set -e',
+            'mount --make-rprivate /',
+            'mount -t overlay mtlab-etc -o lowerdir=/etc,upperdir=%s/ovl/etc,'
+            'workdir=%s/ovl/etc-work /etc' % (d, d),
+            'mount -t overlay mtlab-var -o lowerdir=/var,upperdir=%s/ovl/var,'
+            'workdir=%s/ovl/var-work /var' % (d, d),
+            'mount -t tmpfs -o mode=0755 mtlab-run /run',
+            'mkdir -p /run/lock /var/cache/libvirt',
+            'mount --bind %s /var/cache/libvirt' % cache,
+        ]
+        for inside, sub in BINDS.items():
+            lines.append('mkdir -p %s && mount --bind %s/%s %s'
+                         % (inside, d, sub, inside))
+        lines.append('exec ' + command)
+        return '\n'.join(lines)
+
+    def start(self, log_file):
+        """Start libvirtd in the host's namespaces; return the Recorded pid."""
+        script = self._mount_script(
+            'libvirtd --listen -f /etc/libvirt/libvirtd.conf '
+            '-p /run/libvirt/libvirtd.pid')
+        proc = subprocess.Popen(
+            ['ip', 'netns', 'exec', self.netns, 'unshare', '-m', '--',
+             'sh', '-c', script],
+            stdin=subprocess.DEVNULL, stdout=log_file,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        return system.Recorded.of('libvirtd-' + self.name, proc.pid)
+
+    def wait_ready(self, recorded, timeout=60):
+        def ready():
+            if not recorded.alive():
+                raise system.LabError(
+                    'libvirtd of %s exited at start: %s'
+                    % (self.name, self.log_tail()))
+            return os.path.exists(self.socket) and self._answers()
+        system.wait_for(ready, timeout, what='libvirtd of %s' % self.name)
+
+    def _answers(self):
+        try:
+            self.connect().close()
+            return True
+        except Exception:
+            return False
+
+    def connect(self):
+        import libvirt
+        return libvirt.open(self.uri)
+
+    def log_tail(self, lines=3):
+        for path in (os.path.join(self.dir, 'log', 'libvirtd.log'),
+                     os.path.join(self.lab.dir, 'daemon-%s.out' % self.name)):
+            try:
+                with open(path, errors='replace') as f:
+                    tail = [line.strip()
+                            for line in f.read().splitlines()[-lines:]]
+                if tail:
+                    return ' | '.join(tail)
+            except FileNotFoundError:
+                continue
+        return '(no log)'

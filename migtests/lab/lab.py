@@ -1,0 +1,217 @@
+"""The lab: N libvirt hosts and a storage host on one private network.
+
+Life cycle: ``up`` (cleans a stale lab of the same name first), ``down``
+(idempotent; works from the state file after a crash), ``status``.  State
+lives on disk (``<dir>/state.json``): namespaces made, processes started
+with their start times.  Teardown stops recorded processes and whatever
+runs inside the lab's own namespaces, deletes those namespaces, and removes
+the lab's directory.  Mounts exist only inside the hosts' private mount
+namespaces, so they vanish with the hosts' processes.
+
+Network: a bridge in its own namespace (``<prefix>net``); every host and
+the storage host hang off it with a veth pair, addresses from TEST-NET-1
+(192.0.2.0/24) that exist only inside these namespaces.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+
+from migtests.lab import guestimage
+from migtests.lab.host import LabHost
+from migtests.lab.pki import CertificateAuthority
+from migtests.lab import system
+from migtests.lab.system import LabError
+from migtests.lab.system import Recorded
+from migtests.lab.system import run
+
+DEFAULT_ROOT = os.environ.get('MIGTESTS_LAB_ROOT', '/tmp/migtests')
+STORAGE_ADDRESS = '192.0.2.100'
+NBD_PORT = 10809
+
+
+class Lab:
+    def __init__(self, name='lab', hosts=2, root=DEFAULT_ROOT):
+        if not name.isalnum() or len(name) > 6:
+            raise LabError('lab name %r: use up to 6 letters or digits'
+                           % name)
+        self.name = name
+        self.root = root
+        self.dir = os.path.join(root, 'labs', name)
+        self.cache = os.path.join(root, 'cache')
+        self.prefix = 'mt%s-' % name
+        self.bridge_ns = self.prefix + 'net'
+        self.storage_ns = self.prefix + 'st'
+        self.hosts = [LabHost(self, i + 1) for i in range(hosts)]
+        self.state_file = os.path.join(self.dir, 'state.json')
+        self.state = {'netns': [], 'processes': []}
+        self.volumes = {}
+
+    # --- state on disk -------------------------------------------------
+    def _save(self):
+        with open(self.state_file + '.tmp', 'w') as f:
+            json.dump(self.state, f, indent=1)
+        os.replace(self.state_file + '.tmp', self.state_file)
+
+    def _record(self, recorded):
+        self.state['processes'].append(vars(recorded))
+        self._save()
+        return recorded
+
+    def _load(self):
+        try:
+            with open(self.state_file) as f:
+                return json.load(f)
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    # --- life cycle ------------------------------------------------------
+    def up(self):
+        self.down()
+        os.makedirs(self.dir)
+        os.makedirs(self.cache, exist_ok=True)
+        self._save()
+        try:
+            self.image = guestimage.build(self.cache)
+            self._network()
+            ca = CertificateAuthority()
+            daemons = []
+            for host in self.hosts:
+                host.configure(ca)
+                log = open(os.path.join(self.dir, 'daemon-%s.out'
+                                        % host.name), 'w')
+                with log:
+                    daemons.append((host, self._record(host.start(log))))
+            for host, recorded in daemons:
+                host.wait_ready(recorded)
+        except BaseException:
+            self.down(keep_logs=True)
+            raise
+        return self
+
+    def _netns(self, name):
+        run(['ip', 'netns', 'add', name])
+        self.state['netns'].append(name)
+        self._save()
+        run(['ip', '-n', name, 'link', 'set', 'lo', 'up'])
+
+    def _attach(self, netns, port, address):
+        run(['ip', '-n', self.bridge_ns, 'link', 'add', port, 'type', 'veth',
+             'peer', 'name', 'eth0', 'netns', netns])
+        run(['ip', '-n', self.bridge_ns, 'link', 'set', port, 'master', 'br0',
+             'up'])
+        run(['ip', '-n', netns, 'addr', 'add', address + '/24', 'dev',
+             'eth0'])
+        run(['ip', '-n', netns, 'link', 'set', 'eth0', 'up'])
+
+    def _network(self):
+        self._netns(self.bridge_ns)
+        run(['ip', '-n', self.bridge_ns, 'link', 'add', 'br0', 'type',
+             'bridge'])
+        run(['ip', '-n', self.bridge_ns, 'link', 'set', 'br0', 'up'])
+        for host in self.hosts:
+            self._netns(host.netns)
+            self._attach(host.netns, 'v' + host.name, host.address)
+        self._netns(self.storage_ns)
+        self._attach(self.storage_ns, 'vst', STORAGE_ADDRESS)
+
+    def link(self, host, up):
+        """Cut (or restore) a host's network link, as a pulled cable."""
+        run(['ip', '-n', self.bridge_ns, 'link', 'set', 'v' + host.name,
+             'up' if up else 'down'])
+
+    def volume(self, name, size_mib=32, fill=None):
+        """A shared volume: a raw image served by qemu-nbd on the storage
+        host, reachable from every host (like an attached Cinder volume).
+
+        ``fill`` = (byte, length) writes a pattern before it is served.
+        """
+        if name in self.volumes:
+            return self.volumes[name]
+        path = os.path.join(self.dir, 'storage', name + '.raw')
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        run(['qemu-img', 'create', '-q', '-f', 'raw', path,
+             '%dM' % size_mib])
+        if fill:
+            run(['qemu-io', '-f', 'raw', '-c', 'write -q -P %d 0 %d' % fill,
+                 path])
+        port = NBD_PORT + len(self.volumes)
+        log = open(os.path.join(self.dir, 'nbd-%s.out' % name), 'w')
+        with log:
+            proc = subprocess.Popen(
+                ['ip', 'netns', 'exec', self.storage_ns, 'qemu-nbd',
+                 '--persistent', '--shared=8', '-x', name, '-f', 'raw',
+                 '--cache=none', '-b', STORAGE_ADDRESS, '-p', str(port),
+                 path], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        recorded = self._record(Recorded.of('qemu-nbd-' + name, proc.pid))
+        system.wait_for(lambda: self._listening(port) or not
+                        recorded.alive(), 10, what='qemu-nbd %s' % name)
+        if not recorded.alive():
+            raise LabError('qemu-nbd for %s exited at start' % name)
+        self.volumes[name] = (path, port)
+        return path, port
+
+    def _listening(self, port):
+        out = run(['ip', 'netns', 'exec', self.storage_ns, 'ss', '-Hltn',
+                   'sport = :%d' % port], check=False).stdout
+        return bool(out.strip())
+
+    def down(self, keep_logs=False):
+        """Stop everything the lab started, from its state file."""
+        state = self._load()
+        if state is None and not os.path.isdir(self.dir):
+            self._delete_leftover_netns([])
+            return
+        state = state or {'netns': [], 'processes': []}
+        # Guests (QEMU) first: they run inside the hosts' namespaces.
+        for netns in state['netns']:
+            for pid in system.netns_pids(netns):
+                Recorded.of('in-' + netns, pid).signal(signal.SIGKILL)
+        for item in reversed(state['processes']):
+            Recorded(**item).stop()
+        for netns in state['netns']:
+            for pid in system.netns_pids(netns):
+                Recorded.of('in-' + netns, pid).stop()
+        self._delete_leftover_netns(state['netns'])
+        if keep_logs:
+            self._keep_logs()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _delete_leftover_netns(self, recorded):
+        existing = run(['ip', 'netns', 'list'], check=False).stdout.split()
+        for netns in set(recorded) | {n for n in existing
+                                      if n.startswith(self.prefix)}:
+            if netns in existing:
+                run(['ip', 'netns', 'delete', netns], check=False)
+
+    def _keep_logs(self):
+        target = os.path.join(self.root, 'failed-%s' % self.name)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(self.dir, target, ignore=shutil.ignore_patterns(
+            '*.qcow2', '*.raw', 'pki', 'ovl', '*-sock*'), symlinks=True,
+            ignore_dangling_symlinks=True)
+
+    def leftovers(self):
+        """What of this lab still exists (empty after a clean down)."""
+        found = []
+        existing = run(['ip', 'netns', 'list'], check=False).stdout.split()
+        found += ['netns %s' % n for n in existing
+                  if n.startswith(self.prefix)]
+        for item in self.state['processes']:
+            if Recorded(**item).alive():
+                found.append('process %s (%d)' % (item['role'], item['pid']))
+        if os.path.exists(self.dir):
+            found.append('directory %s' % self.dir)
+        return found
+
+    def status(self):
+        state = self._load()
+        if state is None:
+            return {'lab': self.name, 'up': False}
+        return {'lab': self.name, 'up': True, 'dir': self.dir,
+                'netns': state['netns'],
+                'processes': [dict(p, alive=Recorded(**p).alive())
+                              for p in state['processes']]}

@@ -1,0 +1,277 @@
+"""Migration cases as data, and the one runner that executes them on the lab.
+
+plan (reference, with the capabilities read from the live hosts) -> act
+(reference.act on real libvirt) -> verify: the destination runs the guest
+persistently and the source no longer has it; the guest was not rebooted
+(its serial counter carries on); a block migration copied exactly the local
+disks (read from QEMU's mirror jobs in the source's libvirtd log),
+byte-identical, and the shared volume is untouched and still attached.
+"""
+
+import dataclasses
+import json
+import re
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+
+from migtests.lab.guest import Guest
+from migtests.lab import system
+from reference import act
+from reference import conf
+from reference.model import Disk
+from reference.model import DiskKind
+from reference.model import MigrationRequest
+from reference.model import Operation
+from reference.planner import plan_migration
+
+_MIRROR_RE = re.compile(r'"event": "BLOCK_JOB_(?:READY|COMPLETED)", "data": '
+                        r'\{"device": "drive-([\w-]+)".*?"type": "mirror"')
+# QEMU's legacy (tunnelled) block migration reports its progress this way.
+_LEGACY_RE = re.compile(r'"disk": \{"transferred": [1-9]')
+
+DIRTY = 16
+LAYOUTS = {
+    'none': dict(local=False, volume=None),
+    'local': dict(local=True, volume=None),
+    'volume': dict(local=False, volume='vol1'),
+    'local+volume': dict(local=True, volume='vol2'),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    layout: str = 'local'
+    options: dict = dataclasses.field(default_factory=dict)
+    operation: str = 'auto'
+    paused: bool = False
+    tls_ready: bool = False
+    during: str | None = None      # 'post-copy' while the job runs
+    flags_present: tuple = ()
+    flags_absent: tuple = ()
+
+
+@dataclasses.dataclass
+class Result:
+    case: str
+    source: str
+    destination: str
+    api: str
+    flags: tuple
+    params: dict
+    copied: list
+    seconds: float          # wall time of the whole case
+    migration_seconds: float
+    overhead_seconds: float
+    job: dict
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+class Runner:
+    """Keeps one guest per disk layout alive and moves it between hosts."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.conns = {h.name: h.connect() for h in lab.hosts}
+
+    def close(self):
+        for conn in self.conns.values():
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def conn(self, host):
+        return self.conns[host.name]
+
+    def guest(self, layout):
+        """The layout's guest and the host it runs on, created if needed."""
+        guest = Guest(self.lab, 'g-%s' % layout.replace('+', '-'),
+                      dirty_mib=DIRTY, **LAYOUTS[layout])
+        for host in self.lab.hosts:
+            try:
+                domain = self.conn(host).lookupByName(guest.name)
+            except Exception:
+                continue
+            if domain.isActive():
+                return guest, host
+            domain.undefine()
+        host = self.lab.hosts[0]
+        guest.create(host, self.conn(host))
+        return guest, host
+
+    def other(self, host):
+        return next(h for h in self.lab.hosts if h is not host)
+
+    def request(self, guest, destination, case):
+        disks = []
+        if guest.local:
+            disks.append(Disk('vda', DiskKind.LOCAL))
+        if guest.volume:
+            disks.append(Disk('vdb', DiskKind.VOLUME))
+        return MigrationRequest(destination=destination.address,
+                                operation=Operation(case.operation),
+                                disks=tuple(disks), paused=case.paused,
+                                shared_storage=False)
+
+    def plan(self, case, guest, source, destination):
+        settings = conf.settings(**case.options)
+        caps = [act.read_capabilities(self.conn(h), tls_ready=case.tls_ready)
+                for h in (source, destination)]
+        return plan_migration(settings, caps[0], caps[1],
+                              self.request(guest, destination, case))
+
+    def run(self, case):
+        """Migrate the layout's guest to the other host and verify it."""
+        started = time.monotonic()
+        guest, source = self.guest(case.layout)
+        destination = self.other(source)
+        plan = self.plan(case, guest, source, destination)
+        domain = self.conn(source).lookupByName(guest.name)
+        if case.paused:
+            domain.suspend()
+        log_offset = self._log_size(source)
+        aliases = disk_aliases(domain)
+        if guest.local and copies_storage(plan.flags):
+            guest.prepare_root(destination, pattern=False)
+        before = guest.counters(source)[-1]
+        migrate_started = time.monotonic()
+        api = self.migrate(domain, plan, case.during)
+        migration_seconds = time.monotonic() - migrate_started
+        copied = sorted(aliases[a] for a in self.copied_aliases(
+            source, log_offset))
+        job = self._job_stats(guest, destination)
+        self.verify(case, guest, source, destination, before, copied)
+        total = time.monotonic() - started
+        return Result(case.name, source.name, destination.name, api,
+                      plan.flags, plan.params, copied, round(total, 3),
+                      round(migration_seconds, 3),
+                      round(total - migration_seconds, 3), job)
+
+    def migrate(self, domain, plan, during=None):
+        if during is None:
+            return act.migrate(domain, plan)
+        outcome = {}
+
+        def target():
+            try:
+                outcome['api'] = act.migrate(domain, plan)
+            except act.MigrationFailed as exc:
+                outcome['error'] = exc
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        wait_job_running(domain)
+        if during == 'post-copy':
+            domain.migrateStartPostCopy(0)
+        thread.join(120)
+        if 'error' in outcome:
+            raise outcome['error']
+        return outcome['api']
+
+    # --- verification ------------------------------------------------------
+    def verify(self, case, guest, source, destination, before, copied):
+        import libvirt
+        names = [d.name() for d in self.conn(source).listAllDomains()]
+        if guest.name in names:
+            raise AssertionError('%s still defined on the source %s'
+                                 % (guest.name, source.name))
+        domain = self.conn(destination).lookupByName(guest.name)
+        if not (domain.isActive() and domain.isPersistent()):
+            raise AssertionError('%s not active and persistent on %s'
+                                 % (guest.name, destination.name))
+        if case.paused:
+            state = domain.state()[0]
+            if state != libvirt.VIR_DOMAIN_PAUSED:
+                raise AssertionError('paused guest arrived in state %d'
+                                     % state)
+            domain.resume()
+        after = guest.wait_counter(destination, before, timeout=30)
+        first = guest.counters(destination)[0]
+        if guest.boots(destination) or first <= before:
+            raise AssertionError(
+                'guest rebooted: counter %d before, %d first on %s, %d boot '
+                'lines' % (before, first, destination.name,
+                           guest.boots(destination)))
+        expected = ['vda'] if guest.local else []
+        if copied != expected:
+            raise AssertionError('copied disks %s, expected %s'
+                                 % (copied, expected))
+        if guest.local:
+            if not guest.root_intact(destination):
+                raise AssertionError('root disk pattern lost on %s'
+                                     % destination.name)
+            if not guest.roots_identical(source, destination):
+                raise AssertionError('root disks differ between hosts')
+        if guest.volume:
+            if not guest.volume_intact():
+                raise AssertionError('shared volume data changed')
+            if 'vdb' not in disk_aliases(domain).values():
+                raise AssertionError('volume no longer attached')
+        return after
+
+    def _log_size(self, host):
+        try:
+            with open(host.path('/var/log/libvirt/libvirtd.log'), 'rb') as f:
+                return f.seek(0, 2)
+        except FileNotFoundError:
+            return 0
+
+    def copied_aliases(self, host, offset):
+        """Disk aliases whose storage the source copied since ``offset``."""
+        with open(host.path('/var/log/libvirt/libvirtd.log'), 'rb') as f:
+            f.seek(offset)
+            text = f.read().decode(errors='replace')
+        copied = set(_MIRROR_RE.findall(text))
+        if _LEGACY_RE.search(text):
+            copied.add('legacy-block-migration')
+        return copied
+
+    def _job_stats(self, guest, destination):
+        import libvirt
+        domain = self.conn(destination).lookupByName(guest.name)
+        try:
+            stats = domain.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+        except libvirt.libvirtError:
+            return {}
+        keep = ('time_elapsed', 'downtime', 'memory_total',
+                'memory_processed', 'memory_bps', 'memory_dirty_rate',
+                'setup_time')
+        return {k: stats[k] for k in keep if k in stats}
+
+
+def copies_storage(flags):
+    return bool({'VIR_MIGRATE_NON_SHARED_INC',
+                 'VIR_MIGRATE_NON_SHARED_DISK'} & set(flags))
+
+
+def disk_aliases(domain):
+    """alias (without 'drive-') -> target dev, from the live XML."""
+    tree = ElementTree.fromstring(domain.XMLDesc(0))
+    result = {}
+    for disk in tree.iter('disk'):
+        alias, target = disk.find('alias'), disk.find('target')
+        if alias is not None and target is not None:
+            result[alias.get('name')] = target.get('dev')
+    result['legacy-block-migration'] = 'legacy-block-migration'
+    return result
+
+
+def wait_job_running(domain, timeout=30):
+    """Wait until the migration is copying memory (capabilities set)."""
+    import libvirt
+
+    def running():
+        try:
+            return domain.jobStats().get('memory_processed', 0) > 0
+        except libvirt.libvirtError:
+            return False
+    system.wait_for(running, timeout, interval=0.02,
+                    what='the migration job to start')
+
+
+def dump(results, path):
+    with open(path, 'w') as f:
+        json.dump([r.as_dict() for r in results], f, indent=1)

@@ -1,0 +1,57 @@
+"""The lab as a test fixture: one lab per test class, always torn down."""
+
+import os
+import unittest
+
+import testtools
+
+from migtests.lab.lab import Lab
+from migtests.lab import scenario
+
+RESULTS_DIR = os.environ.get('MIGTESTS_RESULTS', os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', 'results'))
+
+
+def requirements_missing():
+    if os.geteuid() != 0:
+        return 'the lab needs root (network namespaces, mounts)'
+    for tool in ('/usr/sbin/libvirtd', '/usr/bin/qemu-system-x86_64',
+                 '/usr/bin/qemu-img', '/usr/bin/qemu-nbd'):
+        if not os.path.exists(tool):
+            return '%s is missing: apt-get install $(bindep -b functional)' \
+                % tool
+    return None
+
+
+class LabTestCase(testtools.TestCase):
+    LAB_NAME = 'fn'
+    HOSTS = 2
+    lab = runner = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        missing = requirements_missing()
+        if missing:
+            raise unittest.SkipTest(missing)
+        cls.lab = Lab(cls.LAB_NAME, hosts=cls.HOSTS)
+        cls.lab.up()
+        try:
+            cls.runner = scenario.Runner(cls.lab)
+        except BaseException:
+            cls.lab.down(keep_logs=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.runner is not None:
+            cls.runner.close()
+        if cls.lab is not None:
+            cls.lab.down()
+            leftovers = cls.lab.leftovers()
+            if leftovers:
+                raise AssertionError('lab left behind: %s' % leftovers)
+        super().tearDownClass()
+
+    def flag(self, short):
+        return 'VIR_MIGRATE_' + short

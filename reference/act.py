@@ -85,11 +85,20 @@ def _error_name(lv, code):
                 'libvirt error %s' % code)
 
 
+# Messages whose cause is known better than their code says.
+_MESSAGE_HINTS = (
+    ('pre-creation of storage targets', 'Pre-create the destination disk '
+     'images (same path and size) before a block migration'),
+)
+
+
 def translate_error(exc, uri, api):
     lv = _libvirt()
     name = _error_name(lv, exc.get_error_code())
     cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
-    return cls(name, exc.get_error_message(), uri, api, hint)
+    message = exc.get_error_message()
+    hint = next((h for text, h in _MESSAGE_HINTS if text in message), hint)
+    return cls(name, message, uri, api, hint)
 
 
 def flags_value(names):

@@ -428,13 +428,15 @@ def _monitor(settings, request, hosts, copy, post_copy, decisions):
     gib = data_gib(request, copy)
     floor = 0
     if request.guest_hypervisor == 'qemu' and not supports(
-            'tcg_low_downtime_safe', *hosts):
+            'tcg_dirty_tracking_reliable', *hosts):
         floor = QEMU_DEFAULT_DOWNTIME_MS
         decisions.append(Decision(
             'downtime never below %d ms' % floor,
-            'TCG guest on %s: QEMU before %s loses pages dirtied during a '
-            'migration with a lower downtime limit'
-            % (_pair(hosts), FEATURES['tcg_low_downtime_safe'].qemu_since)))
+            'TCG guest on %s: QEMU before %s can lose pages the guest '
+            'dirties during the migration, and more often the more copy '
+            'rounds a lower downtime limit forces; use KVM for guests whose '
+            'memory matters' % (_pair(hosts), FEATURES[
+                'tcg_dirty_tracking_reliable'].qemu_since)))
     steps = downtime_steps(settings, gib, floor)
     timeout = (int(settings.completion_timeout * gib)
                if settings.completion_timeout else None)

@@ -61,7 +61,11 @@ class GuestImage:
 
 
 def _download(package, directory):
-    run(['apt-get', 'download', package], cwd=directory, timeout=300)
+    if run(['apt-get', 'download', package], cwd=directory, timeout=300,
+           check=False).returncode != 0:
+        # A machine whose package lists were never fetched knows no package.
+        run(['apt-get', 'update', '-q'], timeout=300)
+        run(['apt-get', 'download', package], cwd=directory, timeout=300)
     debs = glob.glob(os.path.join(directory, '%s_*.deb' % package))
     if not debs:
         raise LabError('apt-get download %s produced no package' % package)

@@ -35,6 +35,8 @@ host_uuid = "%(uuid)s"
 log_outputs = "2:file:/var/log/libvirt/libvirtd.log"
 log_filters = "1:qemu.qemu_migration 1:qemu.qemu_monitor_json"
 max_clients = 64
+keepalive_interval = 2
+keepalive_count = 3
 '''
 
 QEMU_CONF = '''\
@@ -50,6 +52,8 @@ migration_address = "%(address)s"
 migration_host = "%(address)s"
 migrate_tls_x509_cert_dir = "/etc/pki/qemu"
 migrate_tls_x509_verify = 1
+keepalive_interval = 2
+keepalive_count = 3
 '''
 
 
@@ -152,6 +156,9 @@ class LabHost:
 
     def connect(self):
         import libvirt
+        # Errors reach the caller as exceptions; libvirt's default handler
+        # would print each one to stderr as well.
+        libvirt.registerErrorHandler(lambda context, error: None, None)
         return libvirt.open(self.uri)
 
     def log_tail(self, lines=3):

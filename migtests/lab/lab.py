@@ -117,6 +117,20 @@ class Lab:
         self._netns(self.storage_ns)
         self._attach(self.storage_ns, 'vst', STORAGE_ADDRESS)
 
+    def daemon(self, host):
+        """The recorded libvirtd of a host."""
+        role = 'libvirtd-' + host.name
+        return next(Recorded(**p) for p in reversed(self.state['processes'])
+                    if p['role'] == role)
+
+    def start_daemon(self, host):
+        """(Re)start a host's libvirtd; it reconnects to its guests."""
+        self.daemon(host).stop()
+        with open(os.path.join(self.dir, 'daemon-%s.out' % host.name),
+                  'a') as log:
+            recorded = self._record(host.start(log))
+        host.wait_ready(recorded)
+
     def link(self, host, up):
         """Cut (or restore) a host's network link, as a pulled cable."""
         run(['ip', '-n', self.bridge_ns, 'link', 'set', 'v' + host.name,
@@ -166,6 +180,7 @@ class Lab:
             self._delete_leftover_netns([])
             return
         state = state or {'netns': [], 'processes': []}
+        self.state = state
         # Guests (QEMU) first: they run inside the hosts' namespaces.
         for netns in state['netns']:
             for pid in system.netns_pids(netns):

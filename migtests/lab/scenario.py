@@ -24,15 +24,20 @@ from reference.model import DiskKind
 from reference.model import MigrationRequest
 from reference.model import Operation
 from reference.planner import plan_migration
+from reference.versions import supports
 
 _MIRROR_RE = re.compile(r'"event": "BLOCK_JOB_(?:READY|COMPLETED)", "data": '
                         r'\{"device": "drive-([\w-]+)".*?"type": "mirror"')
 # QEMU's legacy (tunnelled) block migration reports its progress this way.
 _LEGACY_RE = re.compile(r'"disk": \{"transferred": [1-9]')
 
-DIRTY = 16
+# MiB of RAM a guest rewrites in a loop, where QEMU's TCG dirty tracking is
+# reliable (reference.versions: tcg_dirty_tracking_reliable); elsewhere the
+# guest only counts, else QEMU itself would corrupt it.
+DIRTY_MIB = 16
 LAYOUTS = {
     'none': dict(local=False, volume=None),
+    'idle': dict(local=False, volume=None, dirty=False),
     'local': dict(local=True, volume=None),
     'volume': dict(local=False, volume='vol1'),
     'local+volume': dict(local=True, volume='vol2'),
@@ -77,6 +82,10 @@ class Runner:
         self.lab = lab
         self.conns = {h.name: h.connect() for h in lab.hosts}
 
+    def reconnect(self, host):
+        """A new connection to a host whose daemon was restarted."""
+        self.conns[host.name] = host.connect()
+
     def close(self):
         for conn in self.conns.values():
             try:
@@ -87,21 +96,43 @@ class Runner:
     def conn(self, host):
         return self.conns[host.name]
 
+    def dirty_mib(self, layout):
+        if not LAYOUTS[layout].get('dirty', True):
+            return 0
+        caps = [act.read_capabilities(c) for c in self.conns.values()]
+        return DIRTY_MIB if supports('tcg_dirty_tracking_reliable',
+                                     *caps) else 0
+
     def guest(self, layout):
         """The layout's guest and the host it runs on, created if needed."""
+        spec = {k: v for k, v in LAYOUTS[layout].items() if k != 'dirty'}
         guest = Guest(self.lab, 'g-%s' % layout.replace('+', '-'),
-                      dirty_mib=DIRTY, **LAYOUTS[layout])
+                      dirty_mib=self.dirty_mib(layout), **spec)
         for host in self.lab.hosts:
             try:
                 domain = self.conn(host).lookupByName(guest.name)
             except Exception:
                 continue
-            if domain.isActive():
+            if domain.isActive() and guest.counters(host):
                 return guest, host
+            if domain.isActive():   # broken: running but not counting
+                domain.destroy()
             domain.undefine()
         host = self.lab.hosts[0]
         guest.create(host, self.conn(host))
         return guest, host
+
+    def discard(self, layout):
+        """Destroy the layout's guest wherever it is; the next use makes a
+        fresh one."""
+        name = 'g-%s' % layout.replace('+', '-')
+        for host in self.lab.hosts:
+            for domain in self.conn(host).listAllDomains():
+                if domain.name() == name:
+                    if domain.isActive():
+                        domain.destroy()
+                    if domain.isPersistent():
+                        domain.undefine()
 
     def other(self, host):
         return next(h for h in self.lab.hosts if h is not host)
@@ -275,3 +306,89 @@ def wait_job_running(domain, timeout=30):
 def dump(results, path):
     with open(path, 'w') as f:
         json.dump([r.as_dict() for r in results], f, indent=1)
+
+
+# --- beyond the reference: forced calls and faults ---
+
+@dataclasses.dataclass
+class Forced:
+    """What real libvirt did with a call the reference would never make."""
+
+    error: str | None       # VIR_ERR_* name, or None when it "succeeded"
+    message: str
+    copied: list
+
+
+def error_name(code):
+    import libvirt
+    names = [n for n in dir(libvirt) if n.startswith('VIR_ERR_')
+             and getattr(libvirt, n) == code]
+    return min(names) if names else 'libvirt error %d' % code
+
+
+class FaultRunner(Runner):
+    """Runs calls that bypass the reference, and migrations under faults."""
+
+    def force(self, layout, flags, params, prepare=True):
+        """Call migrateToURI3 with raw flag names and params; observe."""
+        import libvirt
+        guest, source = self.guest(layout)
+        destination = self.other(source)
+        domain = self.conn(source).lookupByName(guest.name)
+        aliases = disk_aliases(domain)
+        if guest.local and prepare:
+            guest.prepare_root(destination, pattern=False)
+        offset = self._log_size(source)
+        uri = 'qemu+tcp://%s/system' % destination.address
+        try:
+            domain.migrateToURI3(uri, dict(params), act.flags_value(flags))
+        except libvirt.libvirtError as exc:
+            self.assert_on_source(guest, source)
+            return Forced(error_name(exc.get_error_code()),
+                          exc.get_error_message(), [])
+        copied = sorted(aliases[a] for a in self.copied_aliases(
+            source, offset))
+        return Forced(None, '', copied)
+
+    def assert_on_source(self, guest, source, root_intact=True):
+        """The guest still runs on its source, counting, its disks intact."""
+        domain = self.conn(source).lookupByName(guest.name)
+        if not domain.isActive():
+            raise AssertionError('%s is not running on its source %s'
+                                 % (guest.name, source.name))
+        last = guest.counters(source)[-1]
+        guest.wait_counter(source, last, timeout=15)
+        if guest.local and root_intact and not guest.root_intact(source):
+            raise AssertionError('root disk of %s damaged on %s'
+                                 % (guest.name, source.name))
+        if guest.volume and not guest.volume_intact():
+            raise AssertionError('shared volume of %s damaged' % guest.name)
+
+    def migrate_with_fault(self, case, fault, destination_address=None):
+        """Run the case's plan and inject ``fault(runner, source, dest)``
+        once the job copies memory; return the exception act raised."""
+        guest, source = self.guest(case.layout)
+        destination = self.other(source)
+        plan = self.plan(case, guest, source, destination)
+        if destination_address:
+            plan = dataclasses.replace(plan, uri=plan.uri.replace(
+                destination.address, destination_address))
+        domain = self.conn(source).lookupByName(guest.name)
+        if guest.local and copies_storage(plan.flags):
+            guest.prepare_root(destination, pattern=False)
+        outcome = {}
+
+        def target():
+            try:
+                outcome['api'] = act.migrate(domain, plan)
+            except act.MigrationFailed as exc:
+                outcome['error'] = exc
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        if fault is not None:
+            wait_job_running(domain)
+            fault(self, source, destination)
+        thread.join(180)
+        if thread.is_alive():
+            raise AssertionError('the migration did not end after the fault')
+        return guest, source, destination, outcome.get('error')

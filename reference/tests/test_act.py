@@ -90,6 +90,15 @@ class TestErrors(ActTestCase):
         self.assertIn('Unsafe migration', str(exc))
         self.assertIn('shared storage', exc.hint)
 
+    def test_missing_destination_disk_says_what_to_do(self):
+        err = sim.libvirtError(sim.VIR_ERR_OPERATION_UNSUPPORTED,
+                               'Operation not supported: pre-creation of '
+                               'storage targets for incremental storage '
+                               'migration is not supported')
+        exc = act.translate_error(err, URI, 'migrateToURI3')
+        self.assertIsInstance(exc, act.MigrationUnsupported)
+        self.assertIn('Pre-create the destination disk', str(exc))
+
     def test_unknown_code_keeps_libvirt_message(self):
         err = sim.libvirtError(999, 'something odd')
         exc = act.translate_error(err, URI, 'migrateToURI3')

@@ -26,6 +26,7 @@ def requirements_missing():
 class LabTestCase(testtools.TestCase):
     LAB_NAME = 'fn'
     HOSTS = 2
+    RUNNER = scenario.Runner
     lab = runner = None
 
     @classmethod
@@ -37,7 +38,7 @@ class LabTestCase(testtools.TestCase):
         cls.lab = Lab(cls.LAB_NAME, hosts=cls.HOSTS)
         cls.lab.up()
         try:
-            cls.runner = scenario.Runner(cls.lab)
+            cls.runner = cls.RUNNER(cls.lab)
         except BaseException:
             cls.lab.down(keep_logs=True)
             raise

@@ -63,7 +63,7 @@ class TestMigrations(base.LabTestCase):
             self.assertNotIn(self.flag(short), result.flags)
 
     def test_bandwidth_limit(self):
-        case = Case('bandwidth-limit', layout='volume',
+        case = Case('bandwidth-limit', layout='idle',
                     options={'live_migration_bandwidth': BANDWIDTH_MIB})
         result = self.runner.run(case)
         self.assertEqual(BANDWIDTH_MIB, result.params['bandwidth'])

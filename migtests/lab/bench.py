@@ -1,0 +1,111 @@
+"""Lab benchmark: figures from real migrations, no assertions.
+
+1. The matrix rate: a guest ping-ponged between two hosts with the reference
+   plan for shipped defaults; per case wall time, migration time and the
+   harness's own overhead (planning, verification, disk checks).
+2. Transports: the same guest moved natively, with native TLS, through the
+   tunnel (qemu+tls), and over parallel connections; throughput (MiB/s) and
+   downtime (ms) from libvirt's completed-job statistics.
+"""
+
+import json
+import os
+import statistics
+import time
+
+from migtests.lab.lab import Lab
+from migtests.lab import scenario
+from migtests.lab.scenario import Case
+
+TRANSPORTS = (
+    ('native', {}),
+    ('native-tls', {'live_migration_with_native_tls': True}),
+    ('tunnelled-over-tls', {'live_migration_tunnelled': True,
+                            'live_migration_scheme': 'tls'}),
+    ('parallel-4', {'live_migration_parallel_connections': 4}),
+)
+
+
+def _mib(value):
+    return round(value / 1048576.0, 1)
+
+
+def matrix_rate(runner, count):
+    results = [runner.run(Case('pingpong', layout='volume'))
+               for _ in range(count)]
+    wall = sum(r.seconds for r in results)
+    return {
+        'migrations': count,
+        'migrations_per_minute': round(60.0 * count / wall, 1),
+        'case_seconds_mean': round(statistics.mean(
+            r.seconds for r in results), 2),
+        'migration_seconds_mean': round(statistics.mean(
+            r.migration_seconds for r in results), 2),
+        'overhead_seconds_mean': round(statistics.mean(
+            r.overhead_seconds for r in results), 2),
+        'overhead_percent': round(100.0 * sum(
+            r.overhead_seconds for r in results) / wall, 1),
+    }
+
+
+def transports(runner, repeat):
+    figures = {}
+    for name, options in TRANSPORTS:
+        rows = [runner.run(Case(name, layout='volume', options=options))
+                for _ in range(repeat)]
+        figures[name] = {
+            'flags': [f[len('VIR_MIGRATE_'):] for f in rows[0].flags[4:]],
+            'throughput_mib_s': round(statistics.mean(
+                _mib(r.job.get('memory_bps', 0)) for r in rows), 1),
+            'downtime_ms': round(statistics.mean(
+                r.job.get('downtime', 0) for r in rows), 1),
+            'migration_seconds': round(statistics.mean(
+                r.migration_seconds for r in rows), 2),
+        }
+    return figures
+
+
+def run(output, count=10, repeat=3, name='bench'):
+    started = time.monotonic()
+    lab = Lab(name).up()
+    up_seconds = time.monotonic() - started
+    runner = scenario.Runner(lab)
+    try:
+        guest_dirty_mib = runner.dirty_mib('volume')
+        figures = {
+            'lab_up_seconds': round(up_seconds, 2),
+            'guest_dirty_mib': guest_dirty_mib,
+            'matrix': matrix_rate(runner, count),
+            'transports': transports(runner, repeat),
+        }
+    finally:
+        runner.close()
+        down_started = time.monotonic()
+        lab.down()
+    figures['lab_down_seconds'] = round(time.monotonic() - down_started, 2)
+    figures['total_seconds'] = round(time.monotonic() - started, 1)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, 'w') as f:
+        json.dump(figures, f, indent=1)
+    return figures
+
+
+def render(figures):
+    m = figures['matrix']
+    lines = [
+        'lab up %.2f s, down %.2f s; guest dirties %d MiB in a loop'
+        % (figures['lab_up_seconds'], figures['lab_down_seconds'],
+           figures['guest_dirty_mib']),
+        'matrix: %d migrations, %.1f a minute; per case %.2f s = migration '
+        '%.2f s + harness %.2f s (%.1f %% overhead)'
+        % (m['migrations'], m['migrations_per_minute'], m['case_seconds_mean'],
+           m['migration_seconds_mean'], m['overhead_seconds_mean'],
+           m['overhead_percent']),
+        '%-20s %12s %12s %10s  %s' % ('transport', 'MiB/s', 'downtime ms',
+                                      'seconds', 'flags'),
+    ]
+    for name, t in figures['transports'].items():
+        lines.append('%-20s %12.1f %12.1f %10.2f  %s' % (
+            name, t['throughput_mib_s'], t['downtime_ms'],
+            t['migration_seconds'], ' '.join(t['flags'])))
+    return '\n'.join(lines)

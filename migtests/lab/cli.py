@@ -1,0 +1,79 @@
+"""migtests-lab: bring the lab up or down, show it, benchmark it.
+
+    migtests-lab up [--name N] [--hosts N]   start a lab and leave it running
+    migtests-lab status [--name N]           what runs (JSON)
+    migtests-lab down [--name N]             stop everything it started
+    migtests-lab bench [--output FILE]       real-migration figures (own lab)
+
+Exit status: 0 done, 1 a lab step failed (one line on stderr), 2 bad input.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from migtests.lab import bench
+from migtests.lab.lab import Lab
+from migtests.lab.system import LabError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write('migtests-lab: error: %s\n' % message)
+        sys.exit(2)
+
+
+def build_parser():
+    parser = _Parser(prog='migtests-lab', description=__doc__.splitlines()[0])
+    parser.add_argument('command', choices=('up', 'down', 'status', 'bench'))
+    parser.add_argument('--name', default='lab', help='lab name (up to 6 '
+                        'letters or digits)')
+    parser.add_argument('--hosts', type=int, default=2, choices=range(2, 9),
+                        metavar='2..8', help='libvirt hosts (up)')
+    parser.add_argument('--output', default=os.path.join('results',
+                                                         'lab-bench.json'),
+                        help='JSON figures (bench)')
+    parser.add_argument('--count', type=int, default=10,
+                        help='ping-pong migrations (bench)')
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if os.geteuid() != 0:
+        sys.stderr.write('migtests-lab: error: the lab needs root (network '
+                         'namespaces, mounts)\n')
+        return 2
+    try:
+        if args.command == 'bench':
+            print(bench.render(bench.run(args.output, count=args.count)))
+            print('figures written to %s' % args.output)
+            return 0
+        lab = Lab(args.name, hosts=args.hosts)
+        if args.command == 'up':
+            lab.up()
+            print(json.dumps(lab.status(), indent=1))
+            for host in lab.hosts:
+                print('%s: %s (address %s)'
+                      % (host.name, host.uri, host.address))
+        elif args.command == 'down':
+            lab.down()
+            leftovers = lab.leftovers()
+            if leftovers:
+                raise LabError('left behind: %s' % ', '.join(leftovers))
+            print('lab %s is down' % args.name)
+        else:
+            print(json.dumps(lab.status(), indent=1))
+    except LabError as exc:
+        sys.stderr.write('migtests-lab: error: %s\n' % exc)
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write('migtests-lab: interrupted; run "migtests-lab down '
+                         '--name %s" to clean up\n' % args.name)
+        return 1
+    return 0
+
+
+def run():
+    sys.exit(main())

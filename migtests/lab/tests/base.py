@@ -8,9 +8,6 @@ import testtools
 from migtests.lab.lab import Lab
 from migtests.lab import scenario
 
-RESULTS_DIR = os.environ.get('MIGTESTS_RESULTS', os.path.join(
-    os.path.dirname(__file__), '..', '..', '..', 'results'))
-
 
 def requirements_missing():
     if os.geteuid() != 0:

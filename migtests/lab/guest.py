@@ -8,10 +8,9 @@ at creation so that data can be checked after a migration.
 """
 
 import os
-import re
 from xml.sax.saxutils import quoteattr
 
-from migtests.lab import guestimage
+from migtests import console
 from migtests.lab.lab import STORAGE_ADDRESS
 from migtests.lab import system
 from migtests.lab.system import LabError
@@ -161,11 +160,10 @@ class Guest:
             return ''
 
     def counters(self, host):
-        text = self.serial(host)
-        return [int(n) for n in guestimage.COUNT_RE.findall(text)]
+        return console.counters(self.serial(host))
 
     def boots(self, host):
-        return len(re.findall(guestimage.BOOT_LINE, self.serial(host)))
+        return console.boots(self.serial(host))
 
     def wait_counter(self, host, after, timeout=30):
         """Wait for the guest on ``host`` to print a counter over ``after``."""

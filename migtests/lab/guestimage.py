@@ -21,11 +21,10 @@ import tempfile
 
 import libarchive
 
+from migtests import console
 from migtests.lab.system import LabError
 from migtests.lab.system import run
 
-BOOT_LINE = 'MIGTESTS-BOOT'
-COUNT_RE = re.compile(r'^MIGTESTS-COUNT (\d+)\s*$', re.M)
 
 # The modules /dev/vd* needs; their dependencies are added from .modinfo.
 _MODULES = ('virtio_pci', 'virtio_blk')
@@ -48,7 +47,7 @@ fi
 n=0
 while :; do
     n=$((n + 1))
-    echo "MIGTESTS-COUNT $n"
+    echo "%(count)s $n"
     usleep 200000
 done
 '''
@@ -125,7 +124,9 @@ def _module_order(modules, wanted):
 
 
 def _write_initramfs(path, busybox, modules, order):
-    init = (_INIT % {'boot': BOOT_LINE, 'modules': ' '.join(order)}).encode()
+    init = (_INIT % {'boot': console.BOOT_MARK,
+                     'count': console.COUNT_PREFIX,
+                     'modules': ' '.join(order)}).encode()
     with libarchive.file_writer(path, 'cpio_newc', 'gzip') as archive:
         for directory in ('bin', 'dev', 'proc', 'sys', 'run', 'tmp', 'lib',
                           'lib/modules'):
@@ -142,7 +143,8 @@ def _write_initramfs(path, busybox, modules, order):
 
 def build(cache_dir):
     """The cached guest image, built first if needed."""
-    recipe = hashlib.sha256(repr((_INIT, _MODULES)).encode()).hexdigest()
+    recipe = hashlib.sha256(repr((_INIT, _MODULES, console.BOOT_MARK,
+                                  console.COUNT_PATTERN)).encode()).hexdigest()
     final = os.path.join(cache_dir, 'guest-' + recipe[:12])
     image = GuestImage(os.path.join(final, 'vmlinuz'),
                        os.path.join(final, 'initrd.img'))

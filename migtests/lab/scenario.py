@@ -15,6 +15,7 @@ import threading
 import time
 import xml.etree.ElementTree as ElementTree
 
+from migtests import console
 from migtests.lab.guest import Guest
 from migtests.lab import system
 from reference import act
@@ -220,12 +221,10 @@ class Runner:
                                      % state)
             domain.resume()
         after = guest.wait_counter(destination, before, timeout=30)
-        first = guest.counters(destination)[0]
-        if guest.boots(destination) or first <= before:
-            raise AssertionError(
-                'guest rebooted: counter %d before, %d first on %s, %d boot '
-                'lines' % (before, first, destination.name,
-                           guest.boots(destination)))
+        problem = console.not_continued(before, guest.serial(destination))
+        if problem:
+            raise AssertionError('%s on %s: %s' % (guest.name,
+                                                   destination.name, problem))
         expected = ['vda'] if guest.local else []
         if copied != expected:
             raise AssertionError('copied disks %s, expected %s'

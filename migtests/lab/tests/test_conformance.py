@@ -9,6 +9,7 @@ real outcome shows why it must.
 """
 
 import ddt
+from tempest.lib import decorators
 from testtools import content
 
 from migtests.lab import scenario
@@ -78,6 +79,7 @@ class TestConformance(base.LabTestCase):
 
     @ddt.data(*FORCED)
     @ddt.unpack
+    @decorators.idempotent_id('833ab46d-7b4c-4713-9693-b59b4b6cfc04')
     def test_forced(self, name, layout, extra, params, refused_config):
         model, hosts = self._conforms(layout, extra, params)
         # The reference never sends it, and refuses its configuration.
@@ -87,6 +89,7 @@ class TestConformance(base.LabTestCase):
 
     @ddt.data(*HARMLESS)
     @ddt.unpack
+    @decorators.idempotent_id('d36b5424-9d54-4de0-a2f5-8f53d0e0e251')
     def test_harmless(self, name, layout, extra, params, refused_config):
         model, _ = self._conforms(layout, extra, params)
         self.assertTrue(model.ok, model)

@@ -4,6 +4,8 @@ import os
 import signal
 import time
 
+from tempest.lib import decorators
+
 from migtests.lab import scenario
 from migtests.lab.scenario import Case
 from migtests.lab import system
@@ -31,6 +33,7 @@ class TestFaults(base.LabTestCase):
         system.wait_for(destination_clean, 30,
                         what='the destination to drop the incoming guest')
 
+    @decorators.idempotent_id('a0741db0-b591-445f-9d85-25aaf9a77f50')
     def test_abort_job(self):
         def abort(runner, source, destination):
             guest, _ = runner.guest('local+volume')
@@ -42,6 +45,7 @@ class TestFaults(base.LabTestCase):
         self.assertIn('keeps running on its source', str(error))
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('0b2d71ea-2d8b-4845-a573-5cf05630d56b')
     def test_completion_timeout_aborts(self):
         case = Case('timeout', layout='volume', options=dict(
             SLOW, live_migration_completion_timeout=1))
@@ -50,6 +54,7 @@ class TestFaults(base.LabTestCase):
         self.assertIsInstance(error, act.MigrationAborted)
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('d70ad38a-de7c-45b9-86d0-3ca2489cc058')
     def test_destination_libvirtd_killed(self):
         def kill(runner, source, destination):
             runner.lab.daemon(destination).signal(signal.SIGKILL)
@@ -60,6 +65,7 @@ class TestFaults(base.LabTestCase):
         self.runner.reconnect(destination)
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('827e765d-3c7f-45ed-b659-ad129a002f36')
     def test_network_cut(self):
         def cut(runner, source, destination):
             runner.lab.link(destination, up=False)
@@ -74,6 +80,7 @@ class TestFaults(base.LabTestCase):
         self.assertIsInstance(error, act.MigrationFailed)
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('25452073-aa53-41b1-ad06-6902d92037b3')
     def test_destination_disk_not_precreated(self):
         guest, source = self.runner.guest('local')
         destination = self.runner.other(source)
@@ -90,6 +97,7 @@ class TestFaults(base.LabTestCase):
         self.assertFalse(os.path.exists(guest.root_path(destination)))
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('9c178def-625e-45d0-a434-459fba90a645')
     def test_unreachable_destination(self):
         started = time.monotonic()
         guest, source, destination, error = self.runner.migrate_with_fault(

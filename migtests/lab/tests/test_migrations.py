@@ -1,6 +1,7 @@
 """Real migrations with the reference driver's plans, verified on the lab."""
 
 import ddt
+from tempest.lib import decorators
 from testtools import content
 
 from migtests.lab.scenario import Case
@@ -53,6 +54,7 @@ class TestMigrations(base.LabTestCase):
     LAB_NAME = 'mig'
 
     @ddt.data(*CASES)
+    @decorators.idempotent_id('66e9fafd-0dfe-4632-aa5f-d3b9084bb94b')
     def test_case(self, case):
         result = self.runner.run(case)
         self.addDetail('result', content.json_content(
@@ -62,6 +64,7 @@ class TestMigrations(base.LabTestCase):
         for short in case.flags_absent:
             self.assertNotIn(self.flag(short), result.flags)
 
+    @decorators.idempotent_id('3f143632-0c83-424e-92fe-9fc32110639e')
     def test_bandwidth_limit(self):
         case = Case('bandwidth-limit', layout='idle',
                     options={'live_migration_bandwidth': BANDWIDTH_MIB})
@@ -71,6 +74,7 @@ class TestMigrations(base.LabTestCase):
         self.assertLessEqual(result.job['memory_bps'],
                              BANDWIDTH_MIB * 1024 * 1024 * 1.1, result.job)
 
+    @decorators.idempotent_id('62553200-cf87-4580-aec6-8da26a0133d8')
     def test_there_and_back(self):
         case = Case('there-and-back', layout='local+volume')
         there = self.runner.run(case)

@@ -1,0 +1,117 @@
+"""Helpers every migtests scenario uses: migrate, wait, read the console."""
+
+from tempest.api.compute import base
+from tempest.common import waiters
+from tempest import config
+from tempest.lib.common.utils import test_utils
+from tempest.lib import exceptions
+
+from migtests import console
+
+CONF = config.CONF
+
+FINISHED = ('completed', 'error', 'failed', 'cancelled')
+
+
+class MigrationTestBase(base.BaseV2ComputeAdminTest):
+    """Two compute hosts, live migration on; block_migration 'auto' (2.25)."""
+
+    min_microversion = '2.25'
+    create_default_network = True
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.compute_feature_enabled.live_migration:
+            raise cls.skipException(
+                '%s: live migration is disabled ([compute-feature-enabled] '
+                'live_migration)' % cls.__name__)
+        if CONF.compute.min_compute_nodes < 2:
+            raise cls.skipException(
+                '%s: needs two compute hosts ([compute] min_compute_nodes '
+                '>= 2)' % cls.__name__)
+
+    @classmethod
+    def setup_clients(cls):
+        super().setup_clients()
+        cls.migrations_client = cls.os_admin.migrations_client
+
+    # --- servers --------------------------------------------------------
+    def create_migratable_server(self, **kwargs):
+        image = CONF.migtests.counter_image_ref or CONF.compute.image_ref
+        return self.create_test_server(image_id=image, wait_until='ACTIVE',
+                                       **kwargs)
+
+    def live_migrate(self, server_id, block_migration='auto', host=None,
+                     state='ACTIVE'):
+        """Live-migrate, wait for the record, check it and the new host."""
+        source = self.get_host_for_server(server_id)
+        known = {m['id'] for m in self.live_migrations(server_id)}
+        self.admin_servers_client.live_migrate_server(
+            server_id, host=host, block_migration=block_migration)
+        record = self.wait_for_migration(server_id, known)
+        waiters.wait_for_server_status(self.admin_servers_client, server_id,
+                                       state)
+        self.assertEqual('completed', record['status'],
+                         'live migration did not complete: %s' % record)
+        now = self.get_host_for_server(server_id)
+        self.assertEqual(source, record['source_compute'], record)
+        self.assertEqual(now, record['dest_compute'], record)
+        self.assertNotEqual(source, now)
+        if host is not None:
+            self.assertEqual(host, now)
+        return record
+
+    def live_migrations(self, server_id):
+        return self.migrations_client.list_migrations(
+            instance_uuid=server_id,
+            migration_type='live-migration')['migrations']
+
+    def wait_for_migration(self, server_id, known):
+        """The new migration record of the server, once it has finished."""
+        found = {}
+
+        def finished():
+            for record in self.live_migrations(server_id):
+                if record['id'] not in known and record['status'] in FINISHED:
+                    found['record'] = record
+                    return True
+            return False
+        if not test_utils.call_until_true(
+                finished, CONF.migtests.migration_timeout, 2):
+            raise exceptions.TimeoutException(
+                'live migration of %s did not finish in %d s'
+                % (server_id, CONF.migtests.migration_timeout))
+        return found['record']
+
+    # --- the guest's console ------------------------------------------------
+    def console_text(self, server_id):
+        return self.servers_client.get_console_output(server_id)['output']
+
+    def wait_counting(self, server_id, above=0):
+        """Wait until the console shows a counter above ``above``."""
+        values = []
+
+        def advanced():
+            values[:] = console.counters(self.console_text(server_id),
+                                         CONF.migtests.counter_pattern)
+            return bool(values) and values[-1] > above
+        if not test_utils.call_until_true(
+                advanced, CONF.migtests.counter_timeout, 1):
+            raise exceptions.TimeoutException(
+                'the console of %s shows no counter above %d after %d s'
+                % (server_id, above, CONF.migtests.counter_timeout))
+        return values[-1]
+
+    def skip_without_counter_image(self):
+        if not CONF.migtests.counter_image_ref:
+            raise self.skipException(
+                'no [migtests] counter_image_ref: the console cannot show '
+                'whether the guest kept running')
+
+    def assert_guest_continued(self, server_id, last_before):
+        self.wait_counting(server_id, last_before)
+        problem = console.not_continued(
+            last_before, self.console_text(server_id),
+            CONF.migtests.counter_pattern, CONF.migtests.boot_mark)
+        self.assertIsNone(problem, 'server %s: %s' % (server_id, problem))

@@ -1,0 +1,39 @@
+"""The [migtests] options: what the scenarios need that Tempest lacks."""
+
+from oslo_config import cfg
+
+from migtests import console
+
+group = cfg.OptGroup(name='migtests', title='migtests Tempest plugin options')
+
+MigtestsGroup = [
+    cfg.StrOpt('counter_image_ref',
+               help='Image whose guest prints an increasing counter on its '
+                    'serial console (lines matching counter_pattern). The '
+                    'scenarios then check that the count carries on after '
+                    'a migration, i.e. the guest was not restarted. Unset: '
+                    '[compute] image_ref is used and those checks skip.'),
+    cfg.StrOpt('counter_pattern', default=console.COUNT_PATTERN,
+               help='Regular expression of one counter line; group 1 is '
+                    'the value.'),
+    cfg.StrOpt('boot_mark', default=console.BOOT_MARK,
+               help='Text the counter image prints once when it boots.'),
+    cfg.IntOpt('counter_timeout', default=60, min=1,
+               help='Seconds to wait for the counter to advance.'),
+    cfg.IntOpt('migration_timeout', default=300, min=1,
+               help='Seconds to wait for a live migration to finish.'),
+    cfg.BoolOpt('attached_volume_block_migration', default=True,
+                help='Whether block live migration of a server with an '
+                     'attached volume is expected to work (the case that '
+                     'broke the 2016 gate). Also needs [service_available] '
+                     'cinder.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(group)
+    conf.register_opts(MigtestsGroup, group=group)
+
+
+def list_opts():
+    return [(group, MigtestsGroup)]

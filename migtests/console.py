@@ -1,0 +1,40 @@
+"""The guest's serial console as evidence: a counter that must carry on.
+
+The lab's guest (and the image the local cloud boots) prints one boot line
+and then an increasing counter.  After a live migration the counter must
+continue where it was -- a higher value, no second boot line -- or the
+guest was restarted, not migrated.
+"""
+
+import re
+
+COUNT_PREFIX = 'MIGTESTS-COUNT'
+COUNT_PATTERN = COUNT_PREFIX + r' (\d+)'
+BOOT_MARK = 'MIGTESTS-BOOT'
+
+
+def counters(text, pattern=COUNT_PATTERN):
+    """Every counter value printed, in order."""
+    return [int(value) for value in re.findall(pattern, text or '')]
+
+
+def boots(text, mark=BOOT_MARK):
+    """How many times the guest printed its boot line."""
+    return (text or '').count(mark)
+
+
+def not_continued(last_before, after_text, pattern=COUNT_PATTERN,
+                  mark=BOOT_MARK):
+    """Why ``after_text`` does not continue a count that was at
+    ``last_before``, or None when it does."""
+    values = counters(after_text, pattern)
+    if not values:
+        return 'no counter printed after the migration'
+    if boots(after_text, mark):
+        return 'the guest booted again (%r printed)' % mark
+    if values[0] <= last_before:
+        return ('the counter restarted: %d after the migration, %d before'
+                % (values[0], last_before))
+    if values != sorted(values):
+        return 'the counter went backwards: %s' % values
+    return None

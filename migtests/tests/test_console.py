@@ -1,0 +1,38 @@
+import ddt
+
+from oslotest import base
+from tempest.lib import decorators
+
+from migtests import console
+
+
+@ddt.ddt
+class TestConsole(base.BaseTestCase):
+    @decorators.idempotent_id('e8bf662d-212f-406e-b8a0-5df23adef203')
+    def test_counters_and_boots(self):
+        text = ('MIGTESTS-BOOT\nMIGTESTS-COUNT 1\nnoise MIGTESTS-COUNT 2\n'
+                '[  3.1] kernel line\nMIGTESTS-COUNT 30\n')
+        self.assertEqual([1, 2, 30], console.counters(text))
+        self.assertEqual(1, console.boots(text))
+        self.assertEqual([], console.counters(None))
+
+    @decorators.idempotent_id('fe3c2aad-d628-45f5-8fb5-6a749b247f2e')
+    def test_custom_pattern(self):
+        self.assertEqual([7], console.counters('tick=7', r'tick=(\d+)'))
+
+    @ddt.data(
+        (5, 'MIGTESTS-COUNT 6\nMIGTESTS-COUNT 7\n', None),
+        (5, '', 'no counter'),
+        (5, 'MIGTESTS-BOOT\nMIGTESTS-COUNT 6\n', 'booted again'),
+        (5, 'MIGTESTS-COUNT 1\nMIGTESTS-COUNT 2\n', 'restarted'),
+        (5, 'MIGTESTS-COUNT 5\n', 'restarted'),
+        (5, 'MIGTESTS-COUNT 9\nMIGTESTS-COUNT 8\n', 'backwards'),
+    )
+    @ddt.unpack
+    @decorators.idempotent_id('74a64fd3-935c-4771-92c7-aae15267d2a4')
+    def test_not_continued(self, before, after, problem):
+        result = console.not_continued(before, after)
+        if problem is None:
+            self.assertIsNone(result)
+        else:
+            self.assertIn(problem, result)

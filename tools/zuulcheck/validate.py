@@ -1,0 +1,286 @@
+"""Validate zuul.d/ offline with Zuul's own loader, plus the project's rules.
+
+    python -m tools.zuulcheck.validate [REPOSITORY_ROOT]
+
+1. Every file of zuul.d/ is read with Zuul's YAML loader (duplicate keys,
+   syntax) and every item goes through Zuul's parser for its kind: the
+   voluptuous schema (typos, wrong types), then fromYaml (regexes, nodeset
+   groups, project pipelines).  This uses Zuul internals: the zuul version
+   is pinned in zuul-requirements.txt.
+2. References: every parent, nodeset and project template named is defined
+   here or is a known upstream name; every job a pipeline lists is defined
+   or upstream; every playbook path exists, and so does every file a
+   playbook includes.
+3. Shipped defaults: no job variable (vars, group-vars, host-vars, devstack
+   local.conf or localrc, at any depth) and no playbook sets a [libvirt]
+   live_migration_* option or a migration flag.
+4. The plugin's Tempest-facing modules parse under the Python of every
+   job's platform (``migtests_python``).
+
+Exit status 0 when clean; 1 with one line per problem; 2 on bad usage.
+"""
+
+import ast
+import glob
+import os
+import re
+import sys
+from unittest import mock
+
+import yaml
+from zuul import configloader
+from zuul import model
+
+# Jobs, nodesets and templates defined in repositories this one builds on.
+UPSTREAM_JOBS = frozenset({
+    'base', 'devstack', 'devstack-multinode', 'devstack-tempest',
+    'tempest-full-py3', 'tempest-multinode-full-py3',
+    'tempest-multinode-full-base', 'nova-live-migration',
+})
+UPSTREAM_NODESETS = frozenset({
+    'openstack-two-node-xenial', 'openstack-two-node-bionic',
+    'openstack-two-node-focal', 'openstack-two-node-jammy',
+    'openstack-two-node-noble',
+})
+UPSTREAM_TEMPLATES = frozenset({'openstack-python3-jobs',
+                                'check-requirements'})
+PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
+
+# What shipped defaults forbid: [libvirt] live_migration_* options and the
+# raw flag options or flag names, wherever a job could set them.
+FORBIDDEN = re.compile(r'live_migration_\w+|\w*migration_flag|VIR_MIGRATE_\w+',
+                       re.IGNORECASE)
+
+# The plugin modules Tempest imports on the job's node.
+PLUGIN_MODULES = ('migtests/__init__.py', 'migtests/plugin.py',
+                  'migtests/config.py', 'migtests/console.py',
+                  'migtests/api/**/*.py')
+
+
+def _parse_context():
+    connections = mock.Mock(connections={}, drivers={})
+    return configloader.ParseContext(connections, mock.Mock(), mock.Mock(),
+                                     mock.Mock())
+
+
+def _parsers(pcontext):
+    return {
+        'job': pcontext.job_parser,
+        'nodeset': pcontext.nodeset_parser,
+        'project-template': pcontext.project_template_parser,
+        'project': pcontext.project_parser,
+        'semaphore': pcontext.semaphore_parser,
+        'secret': pcontext.secret_parser,
+    }
+
+
+def load(root):
+    """[(file, kind, conf)] of zuul.d/, or raise ValueError (one line)."""
+    items = []
+    files = sorted(glob.glob(os.path.join(root, 'zuul.d', '*.yaml')))
+    if not files:
+        raise ValueError('no zuul.d/*.yaml under %s' % root)
+    for path in files:
+        relative = os.path.relpath(path, root)
+        context = model.SourceContext('migtests', 'migtests', 'gerrit',
+                                      'master', relative)
+        with open(path) as f:
+            try:
+                data = configloader.safe_load_yaml(f.read(), context)
+            except Exception as exc:
+                raise ValueError('%s: %s' % (relative, ' '.join(
+                    str(exc).split()))) from None
+        for item in data or []:
+            if not isinstance(item, dict) or len(item) != 1:
+                raise ValueError('%s: every item must be one mapping such as '
+                                 '"- job: {...}"' % relative)
+            (kind, conf), = item.items()
+            items.append((relative, kind, conf))
+    return items
+
+
+def zuul_problems(items):
+    """Run every item through Zuul's schema and parser for its kind."""
+    pcontext = _parse_context()
+    parsers = _parsers(pcontext)
+    problems = []
+    for relative, kind, conf in items:
+        name = conf.get('name', '(project)') if isinstance(conf, dict) \
+            else '?'
+        parser = parsers.get(kind)
+        if parser is None:
+            problems.append('%s: unknown item kind %r' % (relative, kind))
+            continue
+        try:
+            if hasattr(parser, 'schema') and kind != 'project':
+                parser.schema(conf)
+            parser.fromYaml(conf)
+        except Exception as exc:
+            problems.append('%s: %s %s: %s' % (relative, kind, name, ' '.join(
+                str(exc).split())))
+    problems += ['zuul: %s' % ' '.join(str(e).split())
+                 for e in pcontext.error_list]
+    return problems
+
+
+def _pipeline_jobs(conf):
+    for key, value in conf.items():
+        if isinstance(value, dict) and 'jobs' in value:
+            for job in value['jobs'] or []:
+                yield job if isinstance(job, str) else next(iter(job))
+
+
+def reference_problems(root, items):
+    defined = {kind: {c.get('name') for _, k, c in items if k == kind}
+               for kind in ('job', 'nodeset', 'project-template')}
+    problems = []
+    for relative, kind, conf in items:
+        if kind == 'job':
+            parent = conf.get('parent')
+            if parent and parent not in defined['job'] | UPSTREAM_JOBS:
+                problems.append('%s: job %s: unknown parent %r'
+                                % (relative, conf['name'], parent))
+            nodeset = conf.get('nodeset')
+            if isinstance(nodeset, str) and nodeset not in \
+                    defined['nodeset'] | UPSTREAM_NODESETS:
+                problems.append('%s: job %s: unknown nodeset %r'
+                                % (relative, conf['name'], nodeset))
+            for key in PLAYBOOK_KEYS:
+                for playbook in _as_list(conf.get(key)):
+                    path = playbook if isinstance(playbook, str) else \
+                        playbook.get('name')
+                    problems += _playbook_problems(root, relative, conf, path)
+        if kind in ('project', 'project-template'):
+            for template in conf.get('templates', []):
+                if template not in defined['project-template'] | \
+                        UPSTREAM_TEMPLATES:
+                    problems.append('%s: unknown project template %r'
+                                    % (relative, template))
+            for job in _pipeline_jobs(conf):
+                if job not in defined['job'] | UPSTREAM_JOBS:
+                    problems.append('%s: pipeline lists unknown job %r'
+                                    % (relative, job))
+    return problems
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _playbook_problems(root, relative, conf, path):
+    full = os.path.join(root, path)
+    if not os.path.isfile(full):
+        return ['%s: job %s: playbook %s does not exist'
+                % (relative, conf['name'], path)]
+    problems = []
+    with open(full) as f:
+        text = f.read()
+    for included in re.findall(r'include_tasks:\s*(\S+)', text):
+        if not os.path.isfile(os.path.join(os.path.dirname(full), included)):
+            problems.append('%s: includes %s, which does not exist'
+                            % (path, included))
+    return problems
+
+
+def _forbidden_in(value, where):
+    """Paths in a variable tree whose key or string names a forbidden
+    setting."""
+    found = []
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            here = '%s.%s' % (where, key)
+            if FORBIDDEN.search(str(key)):
+                found.append(here)
+            found += _forbidden_in(sub, here)
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            found += _forbidden_in(sub, '%s[%d]' % (where, index))
+    elif isinstance(value, str) and FORBIDDEN.search(value):
+        found.append('%s = %r' % (where, value))
+    return found
+
+
+def shipped_defaults_problems(root, items):
+    problems = []
+    for relative, kind, conf in items:
+        if kind != 'job':
+            continue
+        for key in ('vars', 'group-vars', 'host-vars', 'extra-vars'):
+            for path in _forbidden_in(conf.get(key, {}), key):
+                problems.append(
+                    '%s: job %s sets %s: jobs must run with the migration '
+                    'configuration Nova ships' % (relative, conf['name'],
+                                                  path))
+    for path in sorted(glob.glob(os.path.join(root, 'playbooks', '**',
+                                              '*.yaml'), recursive=True)):
+        with open(path) as f:
+            try:
+                tree = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                problems.append('%s: %s' % (os.path.relpath(path, root),
+                                            ' '.join(str(exc).split())))
+                continue
+        for hit in _forbidden_in(tree, 'playbook'):
+            problems.append('%s: sets %s: jobs must run with the migration '
+                            'configuration Nova ships'
+                            % (os.path.relpath(path, root), hit))
+    return problems
+
+
+def python_problems(root, items):
+    versions = {}
+    for relative, kind, conf in items:
+        if kind == 'job' and 'migtests_python' in conf.get('vars', {}):
+            versions.setdefault(str(conf['vars']['migtests_python']),
+                                []).append(conf['name'])
+    problems = []
+    files = sorted({f for pattern in PLUGIN_MODULES for f in glob.glob(
+        os.path.join(root, pattern), recursive=True)})
+    for version, jobs in sorted(versions.items()):
+        major, minor = (int(part) for part in version.split('.'))
+        for path in files:
+            with open(path) as f:
+                source = f.read()
+            try:
+                ast.parse(source, path, feature_version=(major, minor))
+            except SyntaxError as exc:
+                problems.append(
+                    '%s:%s: not Python %s syntax (jobs %s): %s'
+                    % (os.path.relpath(path, root), exc.lineno, version,
+                       ', '.join(jobs), exc.msg))
+    return problems
+
+
+def validate(root):
+    """Problems found (one line each); empty when the configuration is
+    valid."""
+    try:
+        items = load(root)
+    except ValueError as exc:
+        return [str(exc)]
+    return (zuul_problems(items) + reference_problems(root, items)
+            + shipped_defaults_problems(root, items)
+            + python_problems(root, items))
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) > 1:
+        sys.stderr.write('usage: python -m tools.zuulcheck.validate '
+                         '[REPOSITORY_ROOT]\n')
+        return 2
+    root = argv[0] if argv else '.'
+    problems = validate(root)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print('zuul.d: %d items valid (Zuul\'s loader and schemas, references, '
+          'shipped defaults, plugin Python syntax)' % len(load(root)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

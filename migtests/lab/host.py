@@ -58,9 +58,13 @@ keepalive_count = 3
 
 
 class LabHost:
-    def __init__(self, lab, index):
+    """``chroot``: a Debian suite chroot whose libvirtd and QEMU the host
+    runs instead of the machine's own (migtests.lab.chroots)."""
+
+    def __init__(self, lab, index, chroot=None, suite=None):
         self.lab = lab
         self.index = index
+        self.chroot, self.suite = chroot, suite
         self.name = 'h%d' % index
         self.address = '192.0.2.%d' % (10 + index)
         self.netns = lab.prefix + self.name
@@ -86,7 +90,8 @@ class LabHost:
         self._write('etc/libvirtd.conf', LIBVIRTD_CONF % values + libvirt_conf)
         self._write('etc/qemu.conf', QEMU_CONF % values + qemu_conf)
         ca.install(os.path.join(self.dir, 'pki'), self.name, self.address)
-        self._private_accounts()
+        if self.chroot is None:
+            self._private_accounts()
 
     def _private_accounts(self):
         """libvirt looks up its compiled-in 'libvirt-qemu' user and 'kvm'
@@ -106,7 +111,33 @@ class LabHost:
         with open(os.path.join(self.dir, relative), 'w') as f:
             f.write(text)
 
+    def _chroot_script(self, command):
+        """Mounts inside the chroot; the machine's tree stays untouched."""
+        d, r = shlex.quote(self.dir), shlex.quote(self.chroot)
+        cache = shlex.quote(self.lab.cache + '/qemu-' + self.suite)
+        root = shlex.quote(self.lab.root)
+        lines = [
+            'set -e',
+            'mount --make-rprivate /',
+            'mount -t proc proc %s/proc' % r,
+            'mount -t sysfs sysfs %s/sys' % r,
+            'mount --rbind /dev %s/dev && mount --make-rslave %s/dev' % (r, r),
+            'mount -t tmpfs -o mode=0755 mtlab-run %s/run' % r,
+            'mkdir -p %s/run/lock %s %s/var/cache/libvirt %s%s'
+            % (r, cache, r, r, root),
+            'mount --bind %s %s/var/cache/libvirt' % (cache, r),
+            # Guest kernels, shared volumes: at the same path inside.
+            'mount --bind %s %s%s' % (root, r, root),
+        ]
+        for inside, sub in BINDS.items():
+            lines.append('mkdir -p %s%s && mount --bind %s/%s %s%s'
+                         % (r, inside, d, sub, r, inside))
+        lines.append('exec chroot %s %s' % (r, command))
+        return '\n'.join(lines)
+
     def _mount_script(self, command):
+        if self.chroot is not None:
+            return self._chroot_script(command)
         d = shlex.quote(self.dir)
         cache = shlex.quote(self.lab.cache)
         lines = [

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 
+from migtests.lab import chroots
 from migtests.lab import guestimage
 from migtests.lab.host import LabHost
 from migtests.lab.pki import CertificateAuthority
@@ -33,7 +34,9 @@ NBD_PORT = 10809
 
 
 class Lab:
-    def __init__(self, name='lab', hosts=2, root=DEFAULT_ROOT):
+    def __init__(self, name='lab', hosts=2, root=DEFAULT_ROOT, suites=None):
+        """``suites``: one Debian suite per host (its chroot's libvirt and
+        QEMU), or None for the machine's own."""
         if not name.isalnum() or len(name) > 6:
             raise LabError('lab name %r: use up to 6 letters or digits'
                            % name)
@@ -44,7 +47,10 @@ class Lab:
         self.prefix = 'mt%s-' % name
         self.bridge_ns = self.prefix + 'net'
         self.storage_ns = self.prefix + 'st'
-        self.hosts = [LabHost(self, i + 1) for i in range(hosts)]
+        self.suites = list(suites) if suites else [None] * hosts
+        self.hosts = [LabHost(self, i + 1, suite=suite,
+                              chroot=suite and chroots.path(self.cache, suite))
+                      for i, suite in enumerate(self.suites)]
         self.state_file = os.path.join(self.dir, 'state.json')
         self.state = {'netns': [], 'processes': []}
         self.volumes = {}
@@ -75,6 +81,8 @@ class Lab:
         self._save()
         try:
             self.image = guestimage.build(self.cache)
+            for suite in sorted({s for s in self.suites if s}):
+                chroots.build(self.cache, suite)
             self._network()
             ca = CertificateAuthority()
             daemons = []

@@ -1,0 +1,121 @@
+"""Debian suite chroots: other libvirt/QEMU versions for lab hosts.
+
+Each suite is bootstrapped with debootstrap from the machine's own Debian
+mirror (read from its apt sources), gets libvirt and QEMU installed, and
+is cached; a build happens in a temporary directory and is renamed into
+place only when complete, so a half-built chroot is never used.  Package
+installation runs in a private mount namespace (proc, sys, dev mounted
+there only).
+"""
+
+import dataclasses
+import glob
+import os
+import re
+import shutil
+
+from migtests.lab.system import LabError
+from migtests.lab.system import run
+
+PACKAGES = ('libvirt-daemon', 'libvirt-daemon-driver-qemu', 'qemu-system-x86',
+            'qemu-utils')
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    libvirt: str        # the versions it ships (Debian archive, lab.md)
+    qemu: str
+    bootstrap: str      # debootstrap script (no 'forky' script: use sid)
+    extra: tuple = ()   # further apt source suites, e.g. security updates
+    expired_release_ok: bool = False
+
+
+SUITES = {s.name: s for s in (
+    Suite('bullseye', '7.0.0', '5.2', 'bullseye',
+          extra=('bullseye-updates',)),
+    Suite('bookworm', '9.0.0', '7.2', 'bookworm',
+          extra=('bookworm-updates',)),
+    Suite('trixie', '11.3.0', '10.0', 'trixie', extra=('trixie-updates',)),
+    Suite('sid', '12.8.0', '11.1', 'sid', expired_release_ok=True),
+)}
+
+
+def mirror():
+    """The Debian mirror this machine's apt is configured with."""
+    candidates = []
+    for path in ['/etc/apt/sources.list'] + sorted(
+            glob.glob('/etc/apt/sources.list.d/*')):
+        try:
+            with open(path) as f:
+                text = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        candidates += re.findall(r'^URIs:\s*(\S+/debian)/?\s*$', text, re.M)
+        candidates += re.findall(r'^deb\s+(?:\[[^]]*\]\s+)?(\S+/debian)/?\s',
+                                 text, re.M)
+    if not candidates:
+        raise LabError('no Debian mirror in the apt sources of this machine')
+    return candidates[0]
+
+
+def path(cache_dir, suite):
+    return os.path.join(cache_dir, 'chroots', suite)
+
+
+def _in_chroot(root, command, timeout=900):
+    """Run a shell command inside the chroot, in a private mount namespace."""
+    script = ('set -e; mount -t proc proc {r}/proc; '
+              'mount -t sysfs sysfs {r}/sys; '
+              'mount --rbind /dev {r}/dev; mount --make-rslave {r}/dev; '
+              'mount -t tmpfs tmpfs {r}/run; '
+              'exec chroot {r} sh -c "$0"').format(r=root)
+    return run(['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+                script, command], timeout=timeout)
+
+
+def build(cache_dir, name):
+    """The chroot of a suite, built first when it is not cached."""
+    if name not in SUITES:
+        raise LabError('unknown suite %r: choose from %s'
+                       % (name, ', '.join(SUITES)))
+    suite = SUITES[name]
+    final = path(cache_dir, name)
+    if os.path.exists(os.path.join(final, '.migtests-complete')):
+        return final
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    free = shutil.disk_usage(os.path.dirname(final)).free
+    if free < 2 * 1024 ** 3:
+        raise LabError('%s has %.1f GiB free; a chroot needs about 1 GiB'
+                       % (os.path.dirname(final), free / 1024 ** 3))
+    work = final + '.building'
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)
+    source = mirror()
+    try:
+        run(['debootstrap', '--variant=minbase', suite.bootstrap, work,
+             source], timeout=900)
+        suites = ' '.join((suite.bootstrap,) + suite.extra)
+        with open(os.path.join(work, 'etc/apt/sources.list'), 'w') as f:
+            f.write('deb %s %s main\n' % (source, suites))
+        if suite.expired_release_ok:
+            with open(os.path.join(work, 'etc/apt/apt.conf.d/90valid'),
+                      'w') as f:
+                f.write('Acquire::Check-Valid-Until "false";\n')
+        with open(os.path.join(work, 'usr/sbin/policy-rc.d'), 'w') as f:
+            f.write('#!/bin/sh\nexit 101\n')
+        os.chmod(os.path.join(work, 'usr/sbin/policy-rc.d'), 0o755)
+        _in_chroot(work, 'apt-get update -q && DEBIAN_FRONTEND=noninteractive '
+                   'apt-get install -y -q --no-install-recommends %s && '
+                   'apt-get clean' % ' '.join(PACKAGES))
+        # libvirt looks these up at start even when qemu.conf says root.
+        _in_chroot(work, 'getent group kvm || groupadd -r kvm; '
+                   'getent group libvirt-qemu || groupadd -r libvirt-qemu; '
+                   'getent passwd libvirt-qemu || useradd -r -g libvirt-qemu '
+                   '-d /nonexistent -s /usr/sbin/nologin libvirt-qemu')
+        open(os.path.join(work, '.migtests-complete'), 'w').close()
+        os.rename(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final

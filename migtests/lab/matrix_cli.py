@@ -1,0 +1,104 @@
+"""migtests-matrix: the upgrade matrix, or what changed between two runs.
+
+    migtests-matrix [--suites S,S..] [--cases C,C..] [--output DIR]
+    migtests-matrix --compare OLD.json NEW.json
+
+Exit status: 0 all cells green (or no regression), 1 red cells (or
+regressions), 2 bad input (one line on stderr).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from migtests.lab import chroots
+from migtests.lab import matrix
+from migtests.lab.system import LabError
+
+
+class BadInput(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise BadInput(message)
+
+
+def _names(text, known, what):
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise BadInput('unknown %s %s: choose from %s' % (
+            what, ', '.join(unknown) or '(none)', ', '.join(known)))
+    return names
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        data['cells']
+        return data
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput('%s is not a migtests-matrix results.json: %s'
+                       % (path, str(exc).splitlines()[0])) from None
+
+
+def main(argv=None):
+    parser = _Parser(prog='migtests-matrix')
+    parser.add_argument('--suites', default=','.join(chroots.SUITES))
+    parser.add_argument('--cases', default=','.join(matrix.CASES))
+    parser.add_argument('--output', default=os.path.join('results',
+                                                         'matrix'))
+    parser.add_argument('--compare', nargs=2, metavar=('OLD', 'NEW'))
+    try:
+        args = parser.parse_args(argv)
+        if args.compare:
+            return _compare(*args.compare)
+        suites = _names(args.suites, list(chroots.SUITES), 'suite')
+        cases = _names(args.cases, list(matrix.CASES), 'case')
+        if os.geteuid() != 0:
+            raise BadInput('the matrix needs root (network namespaces, '
+                           'mounts, chroots)')
+        os.makedirs(args.output, exist_ok=True)
+    except BadInput as exc:
+        sys.stderr.write('migtests-matrix: error: %s\n' % exc)
+        return 2
+    started = time.monotonic()
+    total = len(matrix.pairs(suites)) and sum(
+        len(cases) * (1 if a == b else 2) for a, b in matrix.pairs(suites))
+    done = [0]
+
+    def progress(message):
+        if not message.startswith('[pair'):
+            done[0] += 1
+        print('%5.0f s  %d/%d  %s' % (time.monotonic() - started, done[0],
+                                      total, message), flush=True)
+    try:
+        results = matrix.run_matrix(suites, cases,
+                                    os.path.join(args.output, ''), progress)
+    except LabError as exc:
+        sys.stderr.write('migtests-matrix: error: %s\n' % exc)
+        return 1
+    print(matrix.markdown(results))
+    print('written: %s/{results.json,report.md,report.html}' % args.output)
+    return 0 if all(c['outcome'] == 'ok' for c in results['cells']) else 1
+
+
+def _compare(old_path, new_path):
+    changes = matrix.compare(_load(old_path), _load(new_path))
+    for kind in ('regressed', 'fixed', 'new', 'gone'):
+        for cell in changes[kind]:
+            print('%-9s %s -> %s %s: %s %s' % (kind, cell.source,
+                                               cell.destination, cell.case,
+                                               cell.outcome, cell.error))
+    print('%d regressed, %d fixed, %d new, %d gone' % tuple(
+        len(changes[k]) for k in ('regressed', 'fixed', 'new', 'gone')))
+    return 1 if changes['regressed'] else 0
+
+
+def run():
+    sys.exit(main())

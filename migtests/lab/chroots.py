@@ -59,7 +59,21 @@ def mirror():
     return candidates[0]
 
 
+def machine_suite():
+    """The Debian suite the machine itself runs (its codename)."""
+    try:
+        with open('/etc/os-release') as f:
+            match = re.search(r'^VERSION_CODENAME=(\w+)', f.read(), re.M)
+    except FileNotFoundError:
+        return None
+    return match.group(1) if match else None
+
+
 def path(cache_dir, suite):
+    """Where the suite's chroot is; None for the machine's own suite,
+    whose libvirt and QEMU the lab uses directly."""
+    if suite == machine_suite():
+        return None
     return os.path.join(cache_dir, 'chroots', suite)
 
 
@@ -81,6 +95,8 @@ def build(cache_dir, name):
                        % (name, ', '.join(SUITES)))
     suite = SUITES[name]
     final = path(cache_dir, name)
+    if final is None:
+        return None
     if os.path.exists(os.path.join(final, '.migtests-complete')):
         return final
     os.makedirs(os.path.dirname(final), exist_ok=True)

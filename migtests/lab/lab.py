@@ -49,11 +49,13 @@ class Lab:
         self.storage_ns = self.prefix + 'st'
         self.suites = list(suites) if suites else [None] * hosts
         self.hosts = [LabHost(self, i + 1, suite=suite,
-                              chroot=suite and chroots.path(self.cache, suite))
+                              chroot=chroots.path(self.cache, suite)
+                              if suite else None)
                       for i, suite in enumerate(self.suites)]
         self.state_file = os.path.join(self.dir, 'state.json')
         self.state = {'netns': [], 'processes': []}
         self.volumes = {}
+        self.residue = []
 
     # --- state on disk -------------------------------------------------
     def _save(self):
@@ -198,6 +200,12 @@ class Lab:
         for netns in state['netns']:
             for pid in system.netns_pids(netns):
                 Recorded.of('in-' + netns, pid).stop()
+        # Whatever still runs in a lab namespace (a QEMU that would not
+        # die) is reported by leftovers(); deleting the namespace would
+        # only hide it.
+        self.residue = ['process %d in %s' % (pid, netns)
+                        for netns in state['netns']
+                        for pid in system.netns_pids(netns)]
         self._delete_leftover_netns(state['netns'])
         if keep_logs:
             self._keep_logs()
@@ -213,9 +221,14 @@ class Lab:
     def _keep_logs(self):
         target = os.path.join(self.root, 'failed-%s' % self.name)
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(self.dir, target, ignore=shutil.ignore_patterns(
-            '*.qcow2', '*.raw', 'pki', 'ovl', '*-sock*'), symlinks=True,
-            ignore_dangling_symlinks=True)
+        try:
+            shutil.copytree(self.dir, target, symlinks=True,
+                            ignore_dangling_symlinks=True,
+                            ignore=shutil.ignore_patterns(
+                                '*.qcow2', '*.raw', 'pki', 'ovl', '*.sock',
+                                '*-sock*'))
+        except shutil.Error:
+            pass  # a socket or a file that vanished: the logs are kept
 
     def leftovers(self):
         """What of this lab still exists (empty after a clean down)."""
@@ -228,7 +241,10 @@ class Lab:
                 found.append('process %s (%d)' % (item['role'], item['pid']))
         if os.path.exists(self.dir):
             found.append('directory %s' % self.dir)
-        return found
+        with open('/proc/self/mounts') as f:
+            found += ['mount %s' % line.split()[1] for line in f
+                      if self.dir in line.split()[1]]
+        return found + self.residue
 
     def status(self):
         state = self._load()

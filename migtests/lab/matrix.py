@@ -16,6 +16,7 @@ import json
 import time
 
 from migtests.lab import chroots
+from migtests.lab import conformance
 from migtests.lab.lab import Lab
 from migtests.lab import scenario
 from migtests.lab.scenario import Case
@@ -60,12 +61,13 @@ def pairs(suites):
     return list(itertools.combinations_with_replacement(suites, 2))
 
 
-def run_pair(a, b, cases, index, progress):
-    """Both directions of every case between suites a and b."""
+def run_pair(a, b, cases, index, progress, check_conformance=True):
+    """Both directions of every case between suites a and b; on a
+    same-version pair also the conformance rows.  Returns (cells, rows)."""
     lab = Lab('mx%d' % index, suites=[a, b]).up()
-    runner = scenario.Runner(lab)
+    runner = scenario.FaultRunner(lab)
     by_host = {lab.hosts[0].name: a, lab.hosts[1].name: b}
-    cells = []
+    cells, rows = [], []
     try:
         for case in cases:
             directions = [(a, b)] if a == b else [(a, b), (b, a)]
@@ -73,10 +75,35 @@ def run_pair(a, b, cases, index, progress):
                 progress('%s -> %s: %s' % (source, destination, case.name))
                 cells.append(_run_cell(runner, case, source, destination,
                                        by_host))
+        if a == b and check_conformance:
+            rows = _conformance(runner, a, progress)
     finally:
         runner.close()
-        lab.down(keep_logs=any(c.outcome != 'ok' for c in cells))
-    return cells
+        lab.down(keep_logs=any(c.outcome != 'ok' for c in cells)
+                 or not all(r['agrees'] for r in rows))
+    return cells, rows
+
+
+def _conformance(runner, suite, progress):
+    rows = []
+    for name, layout, extra, params, _ in (conformance.FORCED
+                                           + conformance.HARMLESS):
+        progress('%s: conformance %s' % (suite, name))
+        try:
+            real, model, _ = conformance.check(runner, layout, extra, params)
+        except Exception as exc:
+            rows.append({'suite': suite, 'row': name, 'agrees': False,
+                         'real': 'lab error: %s' % ' '.join(str(exc).split()),
+                         'simulated': ''})
+            continue
+        rows.append({'suite': suite, 'row': name,
+                     'agrees': conformance.agrees(real, model),
+                     'real': '%s %s copied=%s' % (real.error or 'accepted',
+                                                  real.message, real.copied),
+                     'simulated': '%s (%s) copied=%s' % (
+                         model.error or model.hazard or 'accepted',
+                         model.rule, sorted(model.copied))})
+    return rows
 
 
 def _run_cell(runner, case, source, destination, by_host):
@@ -101,19 +128,24 @@ def _run_cell(runner, case, source, destination, by_host):
     return cell
 
 
-def run_matrix(suites, case_names, output_prefix, progress=print):
+def run_matrix(suites, case_names, output_prefix, progress=print,
+               only_pairs=None):
+    """``only_pairs``: run just these unordered pairs (both directions)."""
     cases = [CASES[name] for name in case_names]
     started = time.monotonic()
-    cells = []
-    todo = pairs(suites)
+    cells, rows = [], []
+    todo = only_pairs or pairs(suites)
     for index, (a, b) in enumerate(todo):
         progress('[pair %d/%d] %s <-> %s' % (index + 1, len(todo), a, b))
-        cells += run_pair(a, b, cases, index, progress)
+        pair_cells, pair_rows = run_pair(a, b, cases, index, progress)
+        cells += pair_cells
+        rows += pair_rows
     seconds = time.monotonic() - started
     results = {'suites': {s: dataclasses.asdict(chroots.SUITES[s])
                           for s in suites},
                'cases': case_names, 'seconds': round(seconds, 1),
-               'cells': [dataclasses.asdict(c) for c in cells]}
+               'cells': [dataclasses.asdict(c) for c in cells],
+               'conformance': rows}
     write_reports(results, output_prefix)
     return results
 
@@ -145,6 +177,14 @@ def markdown(results):
             row.append('%d/%d%s' % (ok, len(cells), (' ✗ ' + ', '.join(bad))
                                     if bad else ''))
         lines.append('| %s | %s |' % (_label(source), ' | '.join(row)))
+    mismatches = [r for r in results.get('conformance', [])
+                  if not r['agrees']]
+    checked = len(results.get('conformance', []))
+    lines += ['', 'Conformance of the simulated libvirt: %d rows checked, %d '
+              'mismatches' % (checked, len(mismatches))]
+    lines += ['- %s %s: real %s; simulated %s'
+              % (r['suite'], r['row'], r['real'], r['simulated'])
+              for r in mismatches]
     reds = [c for c in _cells(results) if c.outcome != 'ok']
     if reds:
         lines += ['', 'Red cells:', '']

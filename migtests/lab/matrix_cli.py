@@ -1,6 +1,7 @@
 """migtests-matrix: the upgrade matrix, or what changed between two runs.
 
     migtests-matrix [--suites S,S..] [--cases C,C..] [--output DIR]
+    migtests-matrix --pairs A:B,C:D [--cases ..]   (just these pairs)
     migtests-matrix --compare OLD.json NEW.json
 
 Exit status: 0 all cells green (or no regression), 1 red cells (or
@@ -53,12 +54,24 @@ def main(argv=None):
     parser.add_argument('--cases', default=','.join(matrix.CASES))
     parser.add_argument('--output', default=os.path.join('results',
                                                          'matrix'))
+    parser.add_argument('--pairs', help='A:B,C:D: only these suite pairs, '
+                        'both directions')
     parser.add_argument('--compare', nargs=2, metavar=('OLD', 'NEW'))
     try:
         args = parser.parse_args(argv)
         if args.compare:
             return _compare(*args.compare)
-        suites = _names(args.suites, list(chroots.SUITES), 'suite')
+        only_pairs = None
+        if args.pairs:
+            only_pairs = [tuple(_names(p.replace(':', ','),
+                                       list(chroots.SUITES), 'suite'))
+                          for p in args.pairs.split(',')]
+            if any(len(p) != 2 for p in only_pairs):
+                raise BadInput('--pairs takes A:B pairs separated by commas')
+            suites = sorted({s for p in only_pairs for s in p},
+                            key=list(chroots.SUITES).index)
+        else:
+            suites = _names(args.suites, list(chroots.SUITES), 'suite')
         cases = _names(args.cases, list(matrix.CASES), 'case')
         if os.geteuid() != 0:
             raise BadInput('the matrix needs root (network namespaces, '
@@ -68,8 +81,8 @@ def main(argv=None):
         sys.stderr.write('migtests-matrix: error: %s\n' % exc)
         return 2
     started = time.monotonic()
-    total = len(matrix.pairs(suites)) and sum(
-        len(cases) * (1 if a == b else 2) for a, b in matrix.pairs(suites))
+    todo = only_pairs or matrix.pairs(suites)
+    total = sum(len(cases) * (1 if a == b else 2) for a, b in todo)
     done = [0]
 
     def progress(message):
@@ -79,13 +92,16 @@ def main(argv=None):
                                       total, message), flush=True)
     try:
         results = matrix.run_matrix(suites, cases,
-                                    os.path.join(args.output, ''), progress)
+                                    os.path.join(args.output, ''), progress,
+                                    only_pairs)
     except LabError as exc:
         sys.stderr.write('migtests-matrix: error: %s\n' % exc)
         return 1
     print(matrix.markdown(results))
     print('written: %s/{results.json,report.md,report.html}' % args.output)
-    return 0 if all(c['outcome'] == 'ok' for c in results['cells']) else 1
+    green = all(c['outcome'] == 'ok' for c in results['cells'])
+    conforms = all(r['agrees'] for r in results['conformance'])
+    return 0 if green and conforms else 1
 
 
 def _compare(old_path, new_path):

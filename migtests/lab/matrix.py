@@ -32,7 +32,7 @@ CASES = {c.name: c for c in (
          options={'live_migration_scheme': 'tls'}),
     Case('post-copy', layout='volume',
          options={'live_migration_permit_post_copy': True,
-                  'live_migration_bandwidth': 16}, during='post-copy'),
+                  'live_migration_bandwidth': 2}, during='post-copy'),
 )}
 
 

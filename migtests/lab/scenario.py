@@ -177,6 +177,9 @@ class Runner:
             source, log_offset))
         job = self._job_stats(guest, destination)
         self.verify(case, guest, source, destination, before, copied)
+        if case.during == 'post-copy' and not self.log_since(
+                source, log_offset).count('"status": "postcopy-active"'):
+            raise AssertionError('the migration never switched to post-copy')
         total = time.monotonic() - started
         return Result(case.name, source.name, destination.name, api,
                       plan.flags, plan.params, copied, round(total, 3),
@@ -249,11 +252,14 @@ class Runner:
         except FileNotFoundError:
             return 0
 
-    def copied_aliases(self, host, offset):
-        """Disk aliases whose storage the source copied since ``offset``."""
+    def log_since(self, host, offset):
         with open(host.path('/var/log/libvirt/libvirtd.log'), 'rb') as f:
             f.seek(offset)
-            text = f.read().decode(errors='replace')
+            return f.read().decode(errors='replace')
+
+    def copied_aliases(self, host, offset):
+        """Disk aliases whose storage the source copied since ``offset``."""
+        text = self.log_since(host, offset)
         copied = set(_MIRROR_RE.findall(text))
         if _LEGACY_RE.search(text):
             copied.add('legacy-block-migration')

@@ -33,7 +33,7 @@ CASES = (
          flags_present=('TLS',)),
     Case('post-copy-switch-mid-migration', layout='volume',
          options={'live_migration_permit_post_copy': True,
-                  'live_migration_bandwidth': 16},
+                  'live_migration_bandwidth': 2},
          during='post-copy', flags_present=('POSTCOPY',)),
     Case('auto-converge', layout='local',
          options={'live_migration_permit_auto_converge': True},

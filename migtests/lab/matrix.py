@@ -84,6 +84,17 @@ def run_pair(a, b, cases, index, progress, check_conformance=True):
     return cells, rows
 
 
+def _revive_daemons(runner):
+    """Restart any libvirtd that died (a crash is itself the finding)."""
+    dead = []
+    for host in runner.lab.hosts:
+        if not runner.lab.daemon(host).alive():
+            dead.append(host.name)
+            runner.lab.start_daemon(host)
+            runner.reconnect(host)
+    return dead
+
+
 def _conformance(runner, suite, progress):
     rows = []
     for name, layout, extra, params, _ in (conformance.FORCED
@@ -92,8 +103,11 @@ def _conformance(runner, suite, progress):
         try:
             real, model, _ = conformance.check(runner, layout, extra, params)
         except Exception as exc:
+            dead = _revive_daemons(runner)
             rows.append({'suite': suite, 'row': name, 'agrees': False,
-                         'real': 'lab error: %s' % ' '.join(str(exc).split()),
+                         'real': ('libvirtd of %s died' % ', '.join(dead)
+                                  if dead else 'lab error: %s'
+                                  % ' '.join(str(exc).split())),
                          'simulated': ''})
             continue
         rows.append({'suite': suite, 'row': name,

@@ -296,12 +296,13 @@ def disk_aliases(domain):
 
 
 def wait_job_running(domain, timeout=30):
-    """Wait until the migration is copying memory (capabilities set)."""
+    """Wait until QEMU's migration runs (its capabilities are set and it
+    reports RAM), as early as a switch to post-copy is accepted."""
     import libvirt
 
     def running():
         try:
-            return domain.jobStats().get('memory_processed', 0) > 0
+            return domain.jobStats().get('memory_total', 0) > 0
         except libvirt.libvirtError:
             return False
     system.wait_for(running, timeout, interval=0.02,

@@ -75,6 +75,15 @@ def check(runner, layout, extra, params):
     return real, model, hosts
 
 
+def simulate(runner, layout, extra, params):
+    """What the simulated libvirt says of the call between the lab's two
+    hosts (as placed now)."""
+    flags = tuple('VIR_MIGRATE_' + f for f in BASE + tuple(extra))
+    hosts = [act.read_capabilities(runner.conn(h)) for h in runner.lab.hosts]
+    return sim.evaluate(sim.Call(hosts[0], hosts[1], frozenset(flags),
+                                 params, layout_disks(layout)))
+
+
 def agrees(real, model):
     return model.matches(real.error) and (
         real.error is not None or sorted(model.copied) == real.copied)

@@ -104,11 +104,16 @@ class Runner:
         return DIRTY_MIB if supports('tcg_dirty_tracking_reliable',
                                      *caps) else 0
 
-    def guest(self, layout):
-        """The layout's guest and the host it runs on, created if needed."""
+    def guest(self, layout, on=None):
+        """The layout's guest and the host it runs on, created if needed
+        (on ``on``: a guest elsewhere is discarded and made anew there)."""
         spec = {k: v for k, v in LAYOUTS[layout].items() if k != 'dirty'}
         guest = Guest(self.lab, 'g-%s' % layout.replace('+', '-'),
                       dirty_mib=self.dirty_mib(layout), **spec)
+        if on is not None and self.guest(layout)[1] is not on:
+            self.discard(layout)
+            guest.create(on, self.conn(on))
+            return guest, on
         for host in self.lab.hosts:
             try:
                 domain = self.conn(host).lookupByName(guest.name)
@@ -189,22 +194,11 @@ class Runner:
     def migrate(self, domain, plan, during=None):
         if during is None:
             return act.migrate(domain, plan)
-        outcome = {}
-
-        def target():
-            try:
-                outcome['api'] = act.migrate(domain, plan)
-            except act.MigrationFailed as exc:
-                outcome['error'] = exc
-        thread = threading.Thread(target=target, daemon=True)
-        thread.start()
-        wait_job_running(domain)
-        if during == 'post-copy':
-            domain.migrateStartPostCopy(0)
-        thread.join(120)
-        if 'error' in outcome:
-            raise outcome['error']
-        return outcome['api']
+        api, error = migrate_while(domain, plan,
+                                   lambda: domain.migrateStartPostCopy(0))
+        if error is not None:
+            raise error
+        return api
 
     # --- verification ------------------------------------------------------
     def verify(self, case, guest, source, destination, before, copied):
@@ -295,6 +289,29 @@ def disk_aliases(domain):
     return result
 
 
+def migrate_while(domain, plan, action=None, timeout=180):
+    """Run the plan in a thread; once the job runs, call ``action``.
+
+    Returns (api, MigrationFailed or None).
+    """
+    outcome = {}
+
+    def target():
+        try:
+            outcome['api'] = act.migrate(domain, plan)
+        except act.MigrationFailed as exc:
+            outcome['error'] = exc
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    if action is not None:
+        wait_job_running(domain)
+        action()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError('the migration did not end in %d s' % timeout)
+    return outcome.get('api'), outcome.get('error')
+
+
 def wait_job_running(domain, timeout=30):
     """Wait until QEMU's migration runs (its capabilities are set and it
     reports RAM), as early as a switch to post-copy is accepted."""
@@ -382,19 +399,6 @@ class FaultRunner(Runner):
         domain = self.conn(source).lookupByName(guest.name)
         if guest.local and copies_storage(plan.flags):
             guest.prepare_root(destination, pattern=False)
-        outcome = {}
-
-        def target():
-            try:
-                outcome['api'] = act.migrate(domain, plan)
-            except act.MigrationFailed as exc:
-                outcome['error'] = exc
-        thread = threading.Thread(target=target, daemon=True)
-        thread.start()
-        if fault is not None:
-            wait_job_running(domain)
-            fault(self, source, destination)
-        thread.join(180)
-        if thread.is_alive():
-            raise AssertionError('the migration did not end after the fault')
-        return guest, source, destination, outcome.get('error')
+        _, error = migrate_while(
+            domain, plan, fault and (lambda: fault(self, source, destination)))
+        return guest, source, destination, error

@@ -59,6 +59,9 @@ VIR_ERR_OPERATION_UNSUPPORTED = 84
 
 FLAG_VALUES = {name: globals()[name] for name in FLAG_SINCE}
 
+# Not a libvirt error: a daemon crashed on the call (seen in the lab).
+DAEMON_DIED = 'libvirtd-died'
+
 
 def flag_names(value):
     return frozenset(n for n, bit in FLAG_VALUES.items() if value & bit)
@@ -214,8 +217,9 @@ BEHAVIOUR = (
               'VIR_ERR_OPERATION_FAILED',
               'operation failed: job \'migration out\' failed: TLS handshake '
               'failed: Error in the pull function.',
-              _MEASURED_9_0 + ': either error, from one run to the next',
-              also=('VIR_ERR_INTERNAL_ERROR',)),
+              _MEASURED_9_0 + ': either error, from one run to the next; '
+              'on 7.0 and 11.3 a libvirtd died (lab matrix)',
+              also=('VIR_ERR_INTERNAL_ERROR', DAEMON_DIED)),
     Behaviour('postcopy-tunnelled', lambda c: c.has('POSTCOPY', 'TUNNELLED'),
               'VIR_ERR_ARGUMENT_UNSUPPORTED',
               'argument unsupported: post-copy is not supported with '
@@ -264,9 +268,11 @@ BEHAVIOUR = (
               'operator reports', hazard=True),
     Behaviour('unsafe-ignores-disk-list',
               lambda c: c.has('TUNNELLED', 'UNSAFE')
-              and 'migrate_disks' in c.params and not c.copies_storage,
+              and 'migrate_disks' in c.params and not c.copies_storage
+              and c.source.libvirt < V('11.3'),
               None, 'the migrate_disks list is silently ignored: nothing is '
-              'copied', _MEASURED_9_0, hazard=True),
+              'copied', _MEASURED_9_0 + '; 7.0 too (lab matrix); 11.3 and '
+              '12.8 refuse the list (disk-list-without-copy)', hazard=True),
     Behaviour('tunnelled-incremental-with-volume-9.0',
               lambda c: c.has('TUNNELLED', 'NON_SHARED_INC')
               and _non_local_copied(dataclasses.replace(
@@ -308,11 +314,13 @@ BEHAVIOUR = (
               _MEASURED_9_0),
     Behaviour('disk-list-without-copy',
               lambda c: 'migrate_disks' in c.params and not c.copies_storage
-              and c.source.libvirt >= V('9.1'),
+              and c.source.libvirt >= V('11.3'),
               'VIR_ERR_OPERATION_UNSUPPORTED',
-              'Operation not supported: migration of disks requested but '
-              'NBD disk migration is not enabled', 'facts file, section 2 '
-              '("current libvirt"); libvirt 9.0 ignores the list (lab)'),
+              'Operation not supported: use of \'VIR_MIGRATE_PARAM_MIGRATE_'
+              'DISKS\' requires use of \'VIR_MIGRATE_NON_SHARED_DISK\' or '
+              '\'VIR_MIGRATE_NON_SHARED_INC\' flag',
+              'measured: libvirt 11.3 and 12.8 (lab matrix); 7.0 and 9.0 '
+              'ignore the list'),
     Behaviour('disk-list-unknown-target',
               lambda c: set(c.params.get('migrate_disks', ()))
               - {d.target for d in c.disks},
@@ -322,11 +330,13 @@ BEHAVIOUR = (
                   - {d.target for d in c.disks})[0], _MEASURED_9_0),
     Behaviour('incremental-copy-of-volume',
               lambda c: c.has('NON_SHARED_INC') and not c.has('TUNNELLED')
-              and _non_local_copied(c) and c.lowest_libvirt >= V('9.0'),
+              and _non_local_copied(c)
+              and V('7.0') <= c.lowest_libvirt < V('11.3'),
               'VIR_ERR_OPERATION_UNSUPPORTED',
               'Operation not supported: pre-creation of storage targets for '
               'incremental storage migration is not supported',
-              _MEASURED_9_0 + ' (volume attached, no migrate_disks)'),
+              _MEASURED_9_0 + ' and 7.0 (volume attached, no migrate_disks); '
+              '11.3 and 12.8 accept it and copy the volume onto itself'),
     Behaviour('shared-disk-copied', _non_local_copied, None,
               lambda c: 'the shared disks %s are copied onto themselves '
               '(data loss, Nova bugs 1398999 / 1719362)'

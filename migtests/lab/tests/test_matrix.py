@@ -34,7 +34,8 @@ class TestMatrix(testtools.TestCase):
         source, destination = pair
         cells, rows = matrix.run_pair(source, destination,
                                       list(matrix.CASES.values()),
-                                      PAIRS.index(pair), lambda message: None)
+                                      'tm%d' % PAIRS.index(pair),
+                                      lambda message: None)
         self.addDetail('cells', content.json_content(
             [vars(c) for c in cells] + rows))
         reds = [(c.source, c.destination, c.case, c.outcome, c.error)

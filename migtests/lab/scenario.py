@@ -195,7 +195,7 @@ class Runner:
         if during is None:
             return act.migrate(domain, plan)
         api, error = migrate_while(domain, plan,
-                                   lambda: domain.migrateStartPostCopy(0))
+                                   lambda: switch_to_post_copy(domain))
         if error is not None:
             raise error
         return api
@@ -310,6 +310,26 @@ def migrate_while(domain, plan, action=None, timeout=180):
     if thread.is_alive():
         raise AssertionError('the migration did not end in %d s' % timeout)
     return outcome.get('api'), outcome.get('error')
+
+
+def switch_to_post_copy(domain, timeout=30):
+    """Ask for the switch until QEMU takes it (its capability is set a
+    moment after the job starts); a guest that finished in pre-copy first
+    is reported as such."""
+    import libvirt
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            domain.migrateStartPostCopy(0)
+            return
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise AssertionError('the migration finished in pre-copy '
+                                     'before the switch to post-copy could '
+                                     'be made') from None
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def wait_job_running(domain, timeout=30):

@@ -12,9 +12,10 @@ from migtests.lab import system
 from migtests.lab.tests import base
 from reference import act
 
-# Slow enough (MiB/s) for a fault to land while memory is being copied,
-# even on a loaded machine: the guest's non-zero RAM takes ~20 s.
-SLOW = {'live_migration_bandwidth': 1}
+# Slow enough (MiB/s) for a fault, injected as soon as QEMU's migration
+# reports RAM, to land mid-migration; at 1 MiB/s cancelling the throttled
+# disk mirror took 300 s.
+SLOW = {'live_migration_bandwidth': 4}
 
 
 class TestFaults(base.LabTestCase):

@@ -48,34 +48,32 @@ def _usage(cert_sign):
         decipher_only=False)
 
 
+def _builder(subject, issuer, public_key, ca):
+    """A certificate valid from an hour ago for _VALID, CA or end entity."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + _VALID)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
+                       critical=True)
+        .add_extension(_usage(cert_sign=ca), critical=True))
+
+
 class CertificateAuthority:
     def __init__(self, common_name='migtests lab CA'):
         self.key = _key()
-        now = datetime.datetime.now(datetime.timezone.utc)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name)).issuer_name(_name(common_name))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + _VALID)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
-                           critical=True)
-            .add_extension(_usage(cert_sign=True), critical=True)
-            .sign(self.key, hashes.SHA256()))
+        name = _name(common_name)
+        self.cert = _builder(name, name, self.key.public_key(), ca=True).sign(
+            self.key, hashes.SHA256())
 
     def issue(self, key, host_name, address, purpose):
-        now = datetime.datetime.now(datetime.timezone.utc)
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(host_name)).issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + _VALID)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None),
-                           critical=True)
-            .add_extension(_usage(cert_sign=False), critical=True)
+            _builder(_name(host_name), self.cert.subject, key.public_key(),
+                     ca=False)
             .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
             .add_extension(x509.SubjectAlternativeName([
                 x509.DNSName(host_name),

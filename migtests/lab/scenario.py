@@ -82,6 +82,7 @@ class Runner:
     def __init__(self, lab):
         self.lab = lab
         self.conns = {h.name: h.connect() for h in lab.hosts}
+        self._reliable_dirty_tracking = None
 
     def reconnect(self, host):
         """A new connection to a host whose daemon was restarted."""
@@ -100,9 +101,11 @@ class Runner:
     def dirty_mib(self, layout):
         if not LAYOUTS[layout].get('dirty', True):
             return 0
-        caps = [act.read_capabilities(c) for c in self.conns.values()]
-        return DIRTY_MIB if supports('tcg_dirty_tracking_reliable',
-                                     *caps) else 0
+        if self._reliable_dirty_tracking is None:   # the hosts never change
+            caps = [act.read_capabilities(c) for c in self.conns.values()]
+            self._reliable_dirty_tracking = supports(
+                'tcg_dirty_tracking_reliable', *caps)
+        return DIRTY_MIB if self._reliable_dirty_tracking else 0
 
     def guest(self, layout, on=None):
         """The layout's guest and the host it runs on, created if needed

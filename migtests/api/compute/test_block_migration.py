@@ -22,11 +22,9 @@ class BlockMigrationTest(base.MigrationTestBase):
     @decorators.idempotent_id('5558919f-8a5a-464a-a1cc-e3fee6a4b0e4')
     def test_block_migration_local_root_disk(self):
         server = self.create_migratable_server()
-        last = (self.wait_counting(server['id'])
-                if CONF.migtests.counter_image_ref else None)
+        last = self.counter_if_any(server['id'])
         self.live_migrate(server['id'], block_migration=True)
-        if last is not None:
-            self.assert_guest_continued(server['id'], last)
+        self.assert_guest_continued(server['id'], last)
 
     @decorators.attr(type='multinode')
     @decorators.idempotent_id('fc5e3c7b-ab9b-4c7e-bfe5-377554963dfe')

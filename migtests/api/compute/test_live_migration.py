@@ -39,8 +39,7 @@ class LiveMigrationTest(base.MigrationTestBase):
             raise self.skipException('pausing servers is disabled '
                                      '([compute-feature-enabled] pause)')
         server = self.create_migratable_server()
-        last = (self.wait_counting(server['id'])
-                if CONF.migtests.counter_image_ref else None)
+        last = self.counter_if_any(server['id'])
         self.admin_servers_client.pause_server(server['id'])
         base.waiters.wait_for_server_status(self.admin_servers_client,
                                             server['id'], 'PAUSED')
@@ -48,8 +47,7 @@ class LiveMigrationTest(base.MigrationTestBase):
         self.admin_servers_client.unpause_server(server['id'])
         base.waiters.wait_for_server_status(self.admin_servers_client,
                                             server['id'], 'ACTIVE')
-        if last is not None:
-            self.assert_guest_continued(server['id'], last)
+        self.assert_guest_continued(server['id'], last)
 
     @decorators.attr(type='multinode')
     @decorators.idempotent_id('6d070a7a-70f4-4fe4-b479-7c847c1619b6')

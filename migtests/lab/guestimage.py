@@ -34,6 +34,16 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "%(boot)s"
 for m in %(modules)s; do insmod /lib/modules/$m.ko 2>/dev/null; done
+# migtests.ballast=N: N MiB of random data written once, so that every
+# migration has real memory to copy (a bandwidth limit then holds the job
+# in pre-copy long enough to act on it) without the guest dirtying pages
+# while it moves.
+ballast=$(sed -n 's/.*migtests\.ballast=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$ballast" ] && [ "$ballast" -gt 0 ]; then
+    mkdir -p /run/ballast
+    mount -t tmpfs -o size=$((ballast + 4))m tmpfs /run/ballast
+    dd if=/dev/urandom of=/run/ballast/a bs=1M count=$ballast 2>/dev/null
+fi
 # migtests.dirty=N on the kernel command line: rewrite N MiB of RAM in a loop.
 dirty=$(sed -n 's/.*migtests\.dirty=\([0-9]*\).*/\1/p' /proc/cmdline)
 if [ -n "$dirty" ] && [ "$dirty" -gt 0 ]; then

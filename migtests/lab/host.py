@@ -61,11 +61,15 @@ class LabHost:
     """``chroot``: a Debian suite chroot whose libvirtd and QEMU the host
     runs instead of the machine's own (migtests.lab.chroots)."""
 
-    def __init__(self, lab, index, chroot=None, suite=None):
+    def __init__(self, lab, index, chroot=None, suite=None, hostname=None):
         self.lab = lab
         self.index = index
         self.chroot, self.suite = chroot, suite
         self.name = 'h%d' % index
+        # Its own UTS namespace always; a name of its own (and an /etc/hosts
+        # naming every peer) when a service identifies hosts by name, as
+        # Nova does.
+        self.hostname = hostname
         self.address = '192.0.2.%d' % (10 + index)
         self.netns = lab.prefix + self.name
         self.dir = os.path.join(lab.dir, self.name)
@@ -92,6 +96,8 @@ class LabHost:
         ca.install(os.path.join(self.dir, 'pki'), self.name, self.address)
         if self.chroot is None:
             self._private_accounts()
+            if self.hostname:
+                self._write('ovl/etc/hosts', self.lab.hosts_file())
 
     def _private_accounts(self):
         """libvirt looks up its compiled-in 'libvirt-qemu' user and 'kvm'
@@ -151,6 +157,8 @@ class LabHost:
             'mkdir -p /run/lock /var/cache/libvirt',
             'mount --bind %s /var/cache/libvirt' % cache,
         ]
+        if self.hostname:
+            lines.append('hostname %s' % shlex.quote(self.hostname))
         for inside, sub in BINDS.items():
             lines.append('mkdir -p %s && mount --bind %s/%s %s'
                          % (inside, d, sub, inside))
@@ -163,11 +171,17 @@ class LabHost:
             'libvirtd --listen -f /etc/libvirt/libvirtd.conf '
             '-p /run/libvirt/libvirtd.pid')
         proc = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.netns, 'unshare', '-m', '--',
+            ['ip', 'netns', 'exec', self.netns, 'unshare', '-m', '-u', '--',
              'sh', '-c', script],
             stdin=subprocess.DEVNULL, stdout=log_file,
             stderr=subprocess.STDOUT, start_new_session=True)
         return system.Recorded.of('libvirtd-' + self.name, proc.pid)
+
+    def enter(self, daemon):
+        """The command prefix that runs a program beside the host's daemon
+        (``daemon``: its Recorded pid): same network, mount and UTS
+        namespaces, so it sees the host's /etc, /var and libvirt socket."""
+        return ['nsenter', '-t', str(daemon.pid), '-m', '-u', '-n', '--']
 
     def wait_ready(self, recorded, timeout=60):
         def ready():

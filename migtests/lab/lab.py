@@ -30,13 +30,17 @@ from migtests.lab.system import run
 
 DEFAULT_ROOT = os.environ.get('MIGTESTS_LAB_ROOT', '/tmp/migtests')
 STORAGE_ADDRESS = '192.0.2.100'
+STORAGE_NAME = 'controller'     # its name in the hosts' /etc/hosts
 NBD_PORT = 10809
 
 
 class Lab:
-    def __init__(self, name='lab', hosts=2, root=DEFAULT_ROOT, suites=None):
+    def __init__(self, name='lab', hosts=2, root=DEFAULT_ROOT, suites=None,
+                 hostnames=None):
         """``suites``: one Debian suite per host (its chroot's libvirt and
-        QEMU), or None for the machine's own."""
+        QEMU), or None for the machine's own.  ``hostnames``: one name per
+        host (machine's own libvirt only), each host's /etc/hosts naming
+        every host and the service host (STORAGE_NAME)."""
         if not name.isalnum() or len(name) > 6:
             raise LabError('lab name %r: use up to 6 letters or digits'
                            % name)
@@ -48,10 +52,16 @@ class Lab:
         self.bridge_ns = self.prefix + 'net'
         self.storage_ns = self.prefix + 'st'
         self.suites = list(suites) if suites else [None] * hosts
+        names = list(hostnames) if hostnames else [None] * len(self.suites)
+        if len(names) != len(self.suites) or (hostnames and any(
+                self.suites)):
+            raise LabError('hostnames: one per host, on the machine\'s own '
+                           'libvirt only')
         self.hosts = [LabHost(self, i + 1, suite=suite,
                               chroot=chroots.path(self.cache, suite)
-                              if suite else None)
-                      for i, suite in enumerate(self.suites)]
+                              if suite else None, hostname=hostname)
+                      for i, (suite, hostname) in enumerate(
+                          zip(self.suites, names))]
         self.state_file = os.path.join(self.dir, 'state.json')
         self.state = {'netns': [], 'processes': []}
         self.volumes = {}
@@ -127,6 +137,28 @@ class Lab:
         self._netns(self.storage_ns)
         self._attach(self.storage_ns, 'vst', STORAGE_ADDRESS)
 
+    def hosts_file(self):
+        lines = ['127.0.0.1 localhost',
+                 '%s %s' % (STORAGE_ADDRESS, STORAGE_NAME)]
+        lines += ['%s %s' % (h.address, h.hostname) for h in self.hosts
+                  if h.hostname]
+        return '\n'.join(lines) + '\n'
+
+    def spawn(self, role, argv, log_path, host=None, env=None, cwd=None):
+        """Start a recorded process in the storage (service) host's
+        network namespace, or beside ``host``'s daemon; its output goes to
+        ``log_path``.  ``down`` stops it with everything else."""
+        if host is None:
+            prefix = ['ip', 'netns', 'exec', self.storage_ns]
+        else:
+            prefix = host.enter(self.daemon(host))
+        with open(log_path, 'a') as log:
+            proc = subprocess.Popen(
+                prefix + list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                cwd=cwd)
+        return self._record(Recorded.of(role, proc.pid))
+
     def daemon(self, host):
         """The recorded libvirtd of a host."""
         role = 'libvirtd-' + host.name
@@ -171,14 +203,15 @@ class Lab:
                  path], stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
         recorded = self._record(Recorded.of('qemu-nbd-' + name, proc.pid))
-        system.wait_for(lambda: self._listening(port) or not
+        system.wait_for(lambda: self.listening(port) or not
                         recorded.alive(), 10, what='qemu-nbd %s' % name)
         if not recorded.alive():
             raise LabError('qemu-nbd for %s exited at start' % name)
         self.volumes[name] = (path, port)
         return path, port
 
-    def _listening(self, port):
+    def listening(self, port):
+        """Whether something listens on ``port`` in the service host."""
         out = run(['ip', 'netns', 'exec', self.storage_ns, 'ss', '-Hltn',
                    'sport = :%d' % port], check=False).stdout
         return bool(out.strip())

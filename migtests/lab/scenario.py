@@ -321,15 +321,18 @@ def switch_to_post_copy(domain, timeout=30):
     is reported as such."""
     import libvirt
     deadline = time.monotonic() + timeout
+    refusal = None
     while True:
         try:
             domain.migrateStartPostCopy(0)
             return
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                raise AssertionError('the migration finished in pre-copy '
-                                     'before the switch to post-copy could '
-                                     'be made') from None
+                raise AssertionError(
+                    'the migration finished in pre-copy before the switch '
+                    'to post-copy could be made (last refusal: %s)'
+                    % refusal) from None
+            refusal = exc.get_error_message()
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.01)

@@ -1,0 +1,221 @@
+"""Configuration of the local cloud's services, as data.
+
+Every service's configuration is a {section: {option: value}} built here
+from one ``Site`` (addresses, directories, secrets); nothing is read from
+or written to /etc.  Nova's ``[libvirt]`` section holds only what a
+machine without KVM needs (``virt_type = qemu``): no ``live_migration_*``
+option is ever set, so Nova migrates with its shipped defaults.
+"""
+
+import configparser
+import dataclasses
+import io
+import os
+
+REGION = 'RegionOne'
+PORTS = {'keystone': 5000, 'placement': 8778, 'glance': 9292,
+         'neutron': 9696, 'nova': 8774, 'rabbitmq': 5672}
+DATABASES = ('keystone', 'placement', 'glance', 'neutron', 'nova_api',
+             'nova', 'nova_cell0')
+SERVICE_USERS = ('nova', 'placement', 'glance', 'neutron')
+# Catalog: service name -> (type, path after host:port).
+CATALOG = {
+    'nova': ('compute', '/v2.1'),
+    'placement': ('placement', ''),
+    'glance': ('image', ''),
+    'neutron': ('network', ''),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Compute:
+    name: str           # its hostname and Nova host name, e.g. compute1
+    address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    address: str        # the controller: every API, MariaDB, RabbitMQ
+    dir: str            # the controller's configuration and data
+    mysql_socket: str
+    password: str       # every service user's, and admin's
+    venv: str           # sys.prefix of the cloud's Python
+    computes: tuple
+
+    def url(self, service, path=''):
+        return 'http://%s:%d%s' % (self.address, PORTS[service], path)
+
+    @property
+    def auth_url(self):
+        return self.url('keystone', '/v3')
+
+    def db(self, name):
+        return 'mysql+pymysql://root@localhost/%s?unix_socket=%s' % (
+            name, self.mysql_socket)
+
+    @property
+    def transport_url(self):
+        return 'rabbit://guest:guest@%s:%d/' % (
+            self.address, PORTS['rabbitmq'])
+
+    def etc(self, service):
+        return os.path.join(self.dir, 'etc', service)
+
+    def data(self, *parts):
+        return os.path.join(self.dir, 'data', *parts)
+
+
+def _auth(site, username):
+    """A service user's keystoneauth password plugin options."""
+    return {'auth_type': 'password', 'auth_url': site.auth_url,
+            'project_domain_name': 'Default', 'user_domain_name': 'Default',
+            'project_name': 'service', 'username': username,
+            'password': site.password, 'region_name': REGION}
+
+
+def _authtoken(site, username):
+    section = _auth(site, username)
+    section['www_authenticate_uri'] = site.url('keystone')
+    section['service_token_roles_required'] = True
+    del section['region_name']
+    return section
+
+
+def keystone(site):
+    keys = site.data('keystone')
+    return {
+        'DEFAULT': {'debug': False},
+        'database': {'connection': site.db('keystone')},
+        'token': {'provider': 'fernet'},
+        'fernet_tokens': {'key_repository': os.path.join(keys, 'fernet')},
+        'fernet_receipts': {'key_repository': os.path.join(keys,
+                                                           'receipts')},
+        'credential': {'key_repository': os.path.join(keys, 'credential')},
+    }
+
+
+def placement(site):
+    return {
+        'placement_database': {'connection': site.db('placement')},
+        'api': {'auth_strategy': 'keystone'},
+        'keystone_authtoken': _authtoken(site, 'placement'),
+    }
+
+
+def glance(site):
+    return {
+        'DEFAULT': {'enabled_backends': 'fs:file',
+                    'bind_host': site.address,
+                    'bind_port': PORTS['glance']},
+        'database': {'connection': site.db('glance')},
+        'glance_store': {'default_backend': 'fs'},
+        'fs': {'filesystem_store_datadir': site.data('glance', 'images')},
+        'os_glance_staging_store': {
+            'filesystem_store_datadir': site.data('glance', 'staging')},
+        'os_glance_tasks_store': {
+            'filesystem_store_datadir': site.data('glance', 'tasks')},
+        'paste_deploy': {'flavor': 'keystone'},
+        'keystone_authtoken': _authtoken(site, 'glance'),
+        'oslo_concurrency': {'lock_path': site.data('glance', 'locks')},
+    }
+
+
+def neutron(site):
+    """The API alone: ML2 with no mechanism driver, no agents, no
+    service plugins.  Nova needs it to look servers' ports up."""
+    return {
+        'DEFAULT': {'core_plugin': 'ml2', 'service_plugins': '',
+                    'auth_strategy': 'keystone',
+                    'transport_url': site.transport_url,
+                    'notify_nova_on_port_status_changes': False,
+                    'notify_nova_on_port_data_changes': False,
+                    'api_workers': 1, 'rpc_workers': 0},
+        'database': {'connection': site.db('neutron')},
+        'keystone_authtoken': _authtoken(site, 'neutron'),
+        'nova': _auth(site, 'nova'),
+        'oslo_concurrency': {'lock_path': site.data('neutron', 'locks')},
+    }
+
+
+def ml2():
+    return {
+        'ml2': {'type_drivers': 'flat,vlan', 'tenant_network_types': '',
+                'mechanism_drivers': '',
+                'extension_drivers': 'port_security'},
+    }
+
+
+def _nova_common(site, host, my_ip, state_path):
+    section_auth = {s: _auth(site, u) for s, u in (
+        ('placement', 'placement'), ('neutron', 'neutron'),
+        ('service_user', 'nova'))}
+    section_auth['service_user']['send_service_user_token'] = True
+    privsep = '%s/bin/privsep-helper --config-file %%s' % site.venv
+    conf = {
+        'DEFAULT': {'host': host, 'my_ip': my_ip,
+                    'state_path': state_path,
+                    'transport_url': site.transport_url,
+                    'compute_driver': 'libvirt.LibvirtDriver'},
+        'api': {'auth_strategy': 'keystone'},
+        'keystone_authtoken': _authtoken(site, 'nova'),
+        'glance': {'region_name': REGION},
+        'oslo_concurrency': {'lock_path': os.path.join(state_path, 'tmp')},
+        'oslo_messaging_notifications': {'driver': 'noop'},
+        'vnc': {'enabled': False},
+        'spice': {'enabled': False},
+        'conductor': {'workers': 1},
+        'scheduler': {'workers': 1},
+        # This machine has no usable KVM: TCG, and no host CPU model.  No
+        # live_migration_* option: Nova's shipped defaults decide.
+        'libvirt': {'virt_type': 'qemu', 'cpu_mode': 'none'},
+    }
+    conf.update(section_auth)
+    # Running as root: privsep daemons start without sudo.
+    for section in ('nova_sys_admin', 'privsep_osbrick',
+                    'vif_plug_ovs_privileged',
+                    'vif_plug_linux_bridge_privileged'):
+        conf[section] = {'helper_command': privsep}
+    return conf
+
+
+def nova_controller(site):
+    conf = _nova_common(site, 'controller', site.address,
+                        site.data('nova'))
+    conf['api_database'] = {'connection': site.db('nova_api')}
+    conf['database'] = {'connection': site.db('nova')}
+    return conf
+
+
+def nova_compute(site, compute):
+    """A compute's nova.conf: it sees its own host's /var (lab overlay), so
+    instances_path is the same path on both nodes but not shared."""
+    return _nova_common(site, compute.name, compute.address, '/var/lib/nova')
+
+
+def privsep_config_file(conf, path):
+    """helper_command names the file itself: fill it in."""
+    for section in conf.values():
+        if 'helper_command' in section:
+            section['helper_command'] = section['helper_command'] % path
+    return conf
+
+
+def render(conf):
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str
+    for name, options in conf.items():
+        if name != 'DEFAULT':
+            parser.add_section(name)
+        for option, value in options.items():
+            if isinstance(value, bool):
+                value = 'true' if value else 'false'
+            parser.set(name, option, str(value))
+    out = io.StringIO()
+    parser.write(out)
+    return out.getvalue()
+
+
+def write(conf, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(render(privsep_config_file(conf, path)))

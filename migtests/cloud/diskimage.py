@@ -1,0 +1,90 @@
+"""The counter guest as a whole-disk bootable image for Glance.
+
+The lab's kernel + initramfs (migtests.lab.guestimage), put on a FAT16
+partition behind an MBR with SYSLINUX, so that SeaBIOS boots it and Nova
+needs no ``kernel_id``/``ramdisk_id``: AKI/ARI images trip Nova's deep image
+inspection in live migration (README, known issues).  Built from Debian's
+syslinux, mtools, dosfstools and fdisk, as files only: nothing is mounted
+and no loop device is used.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+
+from migtests.lab import guestimage
+from migtests.lab.system import LabError
+from migtests.lab.system import run
+
+SIZE_MIB = 64
+PARTITION_START = 2048                       # sectors of 512 bytes: 1 MiB
+OFFSET_BYTES = PARTITION_START * 512
+MBR_CODE = '/usr/lib/syslinux/mbr/mbr.bin'   # Debian syslinux-common
+# The guest holds some RAM of random data (see guestimage: ballast) and, on
+# QEMU 7.2 whose TCG dirty tracking is unreliable, never rewrites it.
+COMMAND_LINE = 'console=ttyS0 quiet panic=-1 migtests.ballast=32'
+
+SYSLINUX_CFG = '''\
+SERIAL 0 115200
+DEFAULT counter
+PROMPT 0
+TIMEOUT 0
+LABEL counter
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND %s
+''' % COMMAND_LINE
+
+
+def build(cache_dir):
+    """The cached raw disk image (path), built first if needed."""
+    image = guestimage.build(cache_dir)
+    digest = hashlib.sha256()
+    for path in (image.kernel, image.initrd):
+        with open(path, 'rb') as f:
+            digest.update(f.read())
+    digest.update(SYSLINUX_CFG.encode())
+    final = os.path.join(cache_dir, 'disk-%s.raw'
+                         % digest.hexdigest()[:12])
+    if os.path.exists(final):
+        return final
+    work = tempfile.mkdtemp(prefix='disk-build-', dir=cache_dir)
+    try:
+        _assemble(work, image)
+        os.rename(os.path.join(work, 'disk.raw'), final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def _assemble(work, image):
+    if not os.path.exists(MBR_CODE):
+        raise LabError('%s missing: install syslinux-common (bindep -b '
+                       'cloud)' % MBR_CODE)
+    disk = os.path.join(work, 'disk.raw')
+    with open(disk, 'wb') as f:
+        f.truncate(SIZE_MIB * 1024 * 1024)
+    # One bootable FAT16 (type 6) partition from 1 MiB to the end.
+    run(['sfdisk', '-q', disk], input='label: dos\n%d,,6,*\n'
+        % PARTITION_START)
+    with open(MBR_CODE, 'rb') as f:
+        boot_code = f.read(440)
+    with open(disk, 'r+b') as f:
+        f.write(boot_code)
+    env = dict(os.environ, SOURCE_DATE_EPOCH='0', MTOOLS_SKIP_CHECK='1')
+    # mkfs.fat: --offset in sectors, the block count in KiB.
+    blocks_kib = (SIZE_MIB * 1024 * 1024 - OFFSET_BYTES) // 1024
+    run(['mkfs.fat', '-F', '16', '-n', 'MIGTESTS', '--invariant',
+         '--offset', str(PARTITION_START), disk, str(blocks_kib)], env=env)
+    config = os.path.join(work, 'syslinux.cfg')
+    with open(config, 'w') as f:
+        f.write(SYSLINUX_CFG)
+    # mcopy and syslinux take the partition's offset in bytes.
+    target = '%s@@%d' % (disk, OFFSET_BYTES)
+    for source, name in ((image.kernel, 'vmlinuz'),
+                         (image.initrd, 'initrd.img'),
+                         (config, 'syslinux.cfg')):
+        run(['mcopy', '-i', target, source, '::' + name], env=env)
+    run(['syslinux', '--install', '--offset', str(OFFSET_BYTES), disk],
+        env=env)

@@ -1,0 +1,171 @@
+"""migtests-job: the Zuul job's migration scenarios on the local cloud.
+
+Brings the local cloud up (migtests.cloud.cloud), writes a Tempest
+workspace whose tempest.conf comes from the Zuul job in zuul.d/ plus what
+the cloud knows, runs the job's test selection, prints the summary and
+where the logs are, and tears the cloud down.  Exit status: 0 when tests
+ran and none failed; 1 on a failed test, no test run, a cloud that did not
+come up, or anything left running afterwards; 2 on bad usage.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+from migtests.cloud import cloud as cloud_module
+from migtests.cloud import tempestconf
+from migtests.lab.system import LabError
+
+TOTALS = re.compile(r'^ - (Passed|Failed|Skipped): (\d+)$', re.M)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog='migtests-job', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--zuul-dir', default='zuul.d',
+                        help='the Zuul configuration to read the job from')
+    parser.add_argument('--job', default=tempestconf.DEFAULT_JOB,
+                        help='the Zuul job whose selection and settings '
+                             'to run (default: %(default)s)')
+    parser.add_argument('--results', default=None,
+                        help='directory for logs, tempest.conf and the '
+                             'Tempest workspace (default: '
+                             '<lab root>/results/job)')
+    parser.add_argument('--concurrency', type=int, default=1,
+                        help='Tempest workers (default: %(default)s)')
+    parser.add_argument('--keep', action='store_true',
+                        help='leave the cloud running afterwards (tear it '
+                             'down with migtests-job --down)')
+    parser.add_argument('--down', action='store_true',
+                        help='only tear a kept cloud down')
+    return parser.parse_args(argv)
+
+
+def totals(output):
+    found = {'Passed': 0, 'Failed': 0, 'Skipped': 0}
+    for kind, count in TOTALS.findall(output):
+        found[kind] += int(count)
+    return found
+
+
+def verdict(returncode, counts):
+    """(exit status, reason) of a Tempest run."""
+    if counts['Failed']:
+        return 1, '%d test(s) failed' % counts['Failed']
+    if returncode != 0:
+        return 1, 'tempest exited with %d' % returncode
+    if not counts['Passed']:
+        return 1, 'no test passed (%d skipped): nothing was proven' \
+            % counts['Skipped']
+    return 0, 'all %d test(s) that ran passed' % counts['Passed']
+
+
+def workspace(cloud, zuul_dir, job, results):
+    """The Tempest workspace for the job; returns (path, regex, notes)."""
+    jobs = tempestconf.load_jobs(zuul_dir)
+    variables = tempestconf.job_vars(jobs, job)
+    regex = tempestconf.selection(variables)
+    settings, notes = tempestconf.compose(
+        tempestconf.job_settings(variables),
+        cloud_module.tempest_values(cloud), cloud_module.services())
+    path = os.path.join(results, 'tempest')
+    # A workspace file of our own: nothing registered in ~/.tempest.
+    subprocess.run([_bin('tempest'), 'init', '--workspace-path',
+                    os.path.join(results, 'workspace.yaml'), '--name',
+                    'migtests-job', path], check=True,
+                   stdout=subprocess.DEVNULL)
+    tempestconf.write(settings, os.path.join(path, 'etc', 'tempest.conf'))
+    return path, regex, notes
+
+
+def _bin(program):
+    return os.path.join(sys.prefix, 'bin', program)
+
+
+def run_tempest(cloud, path, regex, concurrency):
+    log = os.path.join(cloud.results, 'tempest.log')
+    command = ['ip', 'netns', 'exec', cloud.lab.storage_ns, _bin('tempest'),
+               'run', '--regex', regex, '--concurrency', str(concurrency)]
+    output = []
+    with open(log, 'w') as f:
+        proc = subprocess.Popen(command, cwd=path, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL)
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            f.write(line)
+            output.append(line)
+        proc.wait()
+    return proc.returncode, ''.join(output)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print('migtests-job: run as root (namespaces, private daemons)',
+              file=sys.stderr)
+        return 2
+    if not os.path.isdir(args.zuul_dir):
+        print('migtests-job: %s: no such directory (--zuul-dir)'
+              % args.zuul_dir, file=sys.stderr)
+        return 2
+    cloud = cloud_module.Cloud('job', results=args.results)
+    if args.down:
+        cloud.down()
+        return _report_leftovers(cloud)
+    started = time.monotonic()
+    status = 1
+    try:
+        try:
+            print('bringing the local cloud up ...', flush=True)
+            cloud.up()
+            print('cloud up in %.0f s: %s' % (cloud.timings['up'],
+                                              _figures(cloud.timings)),
+                  flush=True)
+            path, regex, notes = workspace(cloud, args.zuul_dir, args.job,
+                                           cloud.results)
+        except (LabError, tempestconf.JobError) as exc:
+            print('migtests-job: %s' % exc, file=sys.stderr)
+            return 1
+        for note in notes:
+            print('tempest.conf: %s' % note)
+        print('running %s (job %s) ...' % (regex, args.job), flush=True)
+        tempest_started = time.monotonic()
+        returncode, output = run_tempest(cloud, path, regex,
+                                         args.concurrency)
+        counts = totals(output)
+        status, reason = verdict(returncode, counts)
+        print('\nmigtests-job: %s -- %d passed, %d skipped, %d failed; '
+              'tempest %.0f s' % (
+                  'PASSED' if status == 0 else 'FAILED: ' + reason,
+                  counts['Passed'], counts['Skipped'], counts['Failed'],
+                  time.monotonic() - tempest_started))
+    finally:
+        if not args.keep:
+            cloud.down()
+            status = max(status, _report_leftovers(cloud))
+        print('logs and tempest.conf: %s; whole job %.0f s' % (
+            cloud.results, time.monotonic() - started))
+    return status
+
+
+def _figures(timings):
+    return ', '.join('%s %.0f s' % (k, v) for k, v in timings.items()
+                     if k != 'up' and v >= 1)
+
+
+def _report_leftovers(cloud):
+    left = cloud.leftovers()
+    if left:
+        print('migtests-job: left behind: %s' % '; '.join(left),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

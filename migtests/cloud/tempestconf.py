@@ -1,0 +1,121 @@
+"""tempest.conf for the local cloud, from the Zuul job definition.
+
+The job's test selection (``tempest_test_regex``) and its Tempest settings
+(``devstack_local_conf`` -> ``test-config`` -> ``$TEMPEST_CONFIG``) are read
+from ``zuul.d/``, following the job's parents inside this repository, so
+that the local run and the gate run the same tests with the same settings.
+What only the local cloud knows (endpoints, credentials, image and flavor
+ids) is added; where the local cloud lacks a service the job turns on, the
+setting is turned off and the reason recorded, so that the skips name it.
+"""
+
+import configparser
+import glob
+import io
+import os
+
+import yaml
+
+DEFAULT_JOB = 'migtests-multinode-base'
+
+
+class JobError(Exception):
+    """The Zuul job cannot be read; one line saying why."""
+
+
+def load_jobs(zuul_dir):
+    jobs = {}
+    for path in sorted(glob.glob(os.path.join(zuul_dir, '*.yaml'))):
+        with open(path) as f:
+            try:
+                documents = yaml.safe_load(f) or []
+            except yaml.YAMLError as exc:
+                raise JobError('%s: not YAML: %s' % (
+                    path, str(exc).splitlines()[0])) from None
+        for item in documents:
+            if isinstance(item, dict) and 'job' in item:
+                jobs[item['job']['name']] = item['job']
+    return jobs
+
+
+def _merge(base, override):
+    """Zuul's variable inheritance: dicts merge, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def job_vars(jobs, name):
+    """The job's vars with those of its parents defined here merged in."""
+    if name not in jobs:
+        raise JobError('no job %r in zuul.d (jobs: %s)'
+                       % (name, ', '.join(sorted(jobs))))
+    chain, current = [], name
+    while current in jobs:
+        if current in chain:
+            raise JobError('job %r: its parents loop' % name)
+        chain.append(current)
+        current = jobs[current].get('parent')
+    result = {}
+    for job_name in reversed(chain):
+        result = _merge(result, jobs[job_name].get('vars') or {})
+    return result
+
+
+def selection(variables):
+    regex = variables.get('tempest_test_regex')
+    if not regex:
+        raise JobError('the job sets no tempest_test_regex')
+    return regex
+
+
+def job_settings(variables):
+    """{section: {option: value}} the job writes into tempest.conf."""
+    test_config = (variables.get('devstack_local_conf') or {}).get(
+        'test-config') or {}
+    return test_config.get('$TEMPEST_CONFIG') or {}
+
+
+def render(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return ','.join(render(v) for v in value)
+    return str(value)
+
+
+def compose(job, cloud, services):
+    """Merge the job's settings with the local cloud's.
+
+    ``cloud``: {section: {option: value}} only the cloud knows; ``services``:
+    {service: reason or None}, None when the cloud runs it.  Returns
+    (settings, adjustments): each adjustment names a job setting the cloud
+    could not honour and why.
+    """
+    settings = _merge(job, cloud)
+    adjustments = []
+    available = settings.setdefault('service_available', {})
+    for service, reason in sorted(services.items()):
+        wanted = available.get(service)
+        available[service] = reason is None
+        if reason is not None and wanted:
+            adjustments.append('[service_available] %s = false: %s'
+                               % (service, reason))
+    return settings, adjustments
+
+
+def write(settings, path):
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str
+    for section in sorted(settings):
+        parser.add_section(section)
+        for option, value in sorted(settings[section].items()):
+            parser.set(section, option, render(value))
+    text = io.StringIO()
+    parser.write(text)
+    with open(path, 'w') as f:
+        f.write(text.getvalue())

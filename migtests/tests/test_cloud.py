@@ -1,0 +1,203 @@
+"""The local cloud's pure parts: job reading, tempest.conf, service
+configuration, the job's verdict.  The cloud itself runs in tox -e job."""
+
+import configparser
+import io
+import os
+import tempfile
+from unittest import mock
+
+from tempest.lib import decorators
+from tempest.tests import base
+
+from migtests.cloud import cloud
+from migtests.cloud import configs
+from migtests.cloud import job
+from migtests.cloud import tempestconf
+
+ZUUL_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'zuul.d')
+
+SITE = configs.Site(
+    address='192.0.2.100', dir='/x/cloud', mysql_socket='/x/mysqld.sock',
+    password='secret', venv='/venv',
+    computes=(configs.Compute('compute1', '192.0.2.11'),
+              configs.Compute('compute2', '192.0.2.12')))
+
+
+def parse(text):
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str
+    parser.read_string(text)
+    return parser
+
+
+class TestJobDefinition(base.TestCase):
+    """The local run reads the gate job's selection and settings."""
+
+    def setUp(self):
+        super().setUp()
+        self.jobs = tempestconf.load_jobs(ZUUL_DIR)
+
+    @decorators.idempotent_id('0d7a8a43-4f56-4a37-9d7e-1a3f0a0e3c11')
+    def test_selection_is_the_jobs_regex(self):
+        variables = tempestconf.job_vars(self.jobs, 'migtests-noble')
+        regex = tempestconf.selection(variables)
+        self.assertRegex('migtests.api.compute.test_live_migration.X', regex)
+        self.assertRegex(
+            'tempest.api.compute.admin.test_live_migration.LiveMigrationTest'
+            '.test_live_block_migration', regex)
+        self.assertNotRegex('tempest.api.compute.servers.test_servers', regex)
+
+    @decorators.idempotent_id('2b0f5e0c-60a4-4c4e-8b3d-6f3a3c2d9e52')
+    def test_settings_inherited_from_the_base_job(self):
+        settings = tempestconf.job_settings(
+            tempestconf.job_vars(self.jobs, 'migtests-noble'))
+        self.assertEqual(2, settings['compute']['min_compute_nodes'])
+        self.assertTrue(
+            settings['compute-feature-enabled']['live_migration'])
+        self.assertTrue(settings['service_available']['cinder'])
+
+    @decorators.idempotent_id('4f0c7d0b-1f5e-4bb8-8d0e-2f4fd8a1b6a3')
+    def test_child_overrides_parent_and_dicts_merge(self):
+        jobs = {'a': {'name': 'a', 'vars': {'x': 1, 'd': {'k': 1, 'j': 2}}},
+                'b': {'name': 'b', 'parent': 'a',
+                      'vars': {'x': 2, 'd': {'k': 3}}}}
+        self.assertEqual({'x': 2, 'd': {'k': 3, 'j': 2}},
+                         tempestconf.job_vars(jobs, 'b'))
+
+    @decorators.idempotent_id('9a3e34f7-3f0d-4ac2-9b88-0c6b8b1f7e24')
+    def test_unknown_job_and_missing_regex(self):
+        error = self.assertRaises(tempestconf.JobError,
+                                  tempestconf.job_vars, self.jobs, 'nope')
+        self.assertIn("no job 'nope'", str(error))
+        self.assertRaises(tempestconf.JobError, tempestconf.selection, {})
+
+    @decorators.idempotent_id('b1f9f2a4-7c57-4d6e-8c1e-54a0b0f3b1a5')
+    def test_parent_loop_is_an_error(self):
+        jobs = {'a': {'name': 'a', 'parent': 'b'},
+                'b': {'name': 'b', 'parent': 'a'}}
+        error = self.assertRaises(tempestconf.JobError,
+                                  tempestconf.job_vars, jobs, 'a')
+        self.assertIn('loop', str(error))
+
+    @decorators.idempotent_id('c83c8c1e-2f4c-4d71-9c55-8d0a2d7f4f66')
+    def test_bad_yaml_is_one_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, 'jobs.yaml'), 'w') as f:
+                f.write('- job: [unclosed\n')
+            error = self.assertRaises(tempestconf.JobError,
+                                      tempestconf.load_jobs, d)
+        self.assertIn('not YAML', str(error))
+        self.assertNotIn('\n', str(error))
+
+
+class TestTempestConf(base.TestCase):
+    @decorators.idempotent_id('d2b8a0c6-3a0f-4e8b-a2f5-3c5b1e0f9d77')
+    def test_missing_service_turned_off_with_its_reason(self):
+        job_settings = {'service_available': {'cinder': True},
+                        'compute': {'min_compute_nodes': 2}}
+        settings, notes = tempestconf.compose(
+            job_settings, {'compute': {'image_ref': 'img'}},
+            {'cinder': 'no volume service', 'nova': None})
+        self.assertFalse(settings['service_available']['cinder'])
+        self.assertTrue(settings['service_available']['nova'])
+        self.assertEqual({'min_compute_nodes': 2, 'image_ref': 'img'},
+                         settings['compute'])
+        self.assertEqual(['[service_available] cinder = false: '
+                          'no volume service'], notes)
+
+    @decorators.idempotent_id('e5a1f3c2-7b9d-4c0e-8f1a-2d3c4b5a6978')
+    def test_written_values(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'tempest.conf')
+            tempestconf.write({'compute-feature-enabled': {
+                'live_migration': True, 'pause': False},
+                'compute': {'min_compute_nodes': 2}}, path)
+            parser = configparser.RawConfigParser()
+            parser.read(path)
+        self.assertEqual('true', parser['compute-feature-enabled'][
+            'live_migration'])
+        self.assertEqual('false', parser['compute-feature-enabled']['pause'])
+        self.assertEqual('2', parser['compute']['min_compute_nodes'])
+
+    @decorators.idempotent_id('f6b2e4d3-8c0e-4d1f-9a2b-3e4d5c6b7a89')
+    def test_volume_service_is_reported_missing(self):
+        services = cloud.services()
+        self.assertIsNone(services['nova'])
+        self.assertIn('volume', services['cinder'])
+
+
+class TestServiceConfigs(base.TestCase):
+    @decorators.idempotent_id('1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d')
+    def test_computes_use_nova_defaults_for_migration(self):
+        for compute in SITE.computes:
+            conf = configs.nova_compute(SITE, compute)
+            options = [o for section in conf.values() for o in section]
+            self.assertEqual([], [o for o in options
+                                  if o.startswith('live_migration')])
+            self.assertEqual({'virt_type': 'qemu', 'cpu_mode': 'none'},
+                             conf['libvirt'])
+            self.assertEqual(compute.name, conf['DEFAULT']['host'])
+            self.assertEqual(compute.address, conf['DEFAULT']['my_ip'])
+            self.assertNotIn('database', conf)
+
+    @decorators.idempotent_id('2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e')
+    def test_rendered_file_names_itself_for_privsep(self):
+        conf = configs.privsep_config_file(
+            configs.nova_compute(SITE, SITE.computes[0]), '/etc/c1.conf')
+        parser = parse(configs.render(conf))
+        self.assertEqual('/venv/bin/privsep-helper --config-file '
+                         '/etc/c1.conf',
+                         parser['nova_sys_admin']['helper_command'])
+        self.assertEqual('compute1', parser['DEFAULT']['host'])
+
+    @decorators.idempotent_id('3c4d5e6f-7a8b-4c9d-0e1f-2a3b4c5d6e7f')
+    def test_databases_by_unix_socket_only(self):
+        conf = configs.nova_controller(SITE)
+        self.assertEqual('mysql+pymysql://root@localhost/nova_api?'
+                         'unix_socket=/x/mysqld.sock',
+                         conf['api_database']['connection'])
+        for make in (configs.keystone, configs.placement, configs.glance,
+                     configs.neutron):
+            text = configs.render(make(SITE))
+            self.assertIn('unix_socket=/x/mysqld.sock', text)
+
+    @decorators.idempotent_id('4d5e6f7a-8b9c-4d0e-1f2a-3b4c5d6e7f80')
+    def test_neutron_runs_no_agents(self):
+        self.assertEqual('', configs.ml2()['ml2']['mechanism_drivers'])
+        self.assertEqual('', configs.neutron(SITE)['DEFAULT'][
+            'service_plugins'])
+
+
+class TestVerdict(base.TestCase):
+    OUTPUT = ('======\nTotals\n======\nRan: 5 tests in 9.0 sec.\n'
+              ' - Passed: 3\n - Skipped: 2\n - Expected Fail: 0\n'
+              ' - Unexpected Success: 0\n - Failed: %d\n')
+
+    @decorators.idempotent_id('5e6f7a8b-9c0d-4e1f-2a3b-4c5d6e7f8091')
+    def test_totals(self):
+        self.assertEqual({'Passed': 3, 'Skipped': 2, 'Failed': 1},
+                         job.totals(self.OUTPUT % 1))
+
+    @decorators.idempotent_id('6f7a8b9c-0d1e-4f2a-3b4c-5d6e7f809102')
+    def test_verdicts(self):
+        self.assertEqual(0, job.verdict(0, job.totals(self.OUTPUT % 0))[0])
+        self.assertEqual(1, job.verdict(1, job.totals(self.OUTPUT % 1))[0])
+        self.assertEqual(1, job.verdict(3, job.totals(self.OUTPUT % 0))[0])
+        status, reason = job.verdict(
+            0, {'Passed': 0, 'Skipped': 7, 'Failed': 0})
+        self.assertEqual(1, status)
+        self.assertIn('no test passed', reason)
+
+    @decorators.idempotent_id('7a8b9c0d-1e2f-4a3b-4c5d-6e7f80910213')
+    def test_bad_usage_is_one_line_and_exit_2(self):
+        stderr = io.StringIO()
+        with mock.patch('os.geteuid', return_value=1000), \
+                mock.patch('sys.stderr', stderr):
+            self.assertEqual(2, job.main([]))
+        self.assertIn('run as root', stderr.getvalue())
+        stderr = io.StringIO()
+        with mock.patch('os.geteuid', return_value=0), \
+                mock.patch('sys.stderr', stderr):
+            self.assertEqual(2, job.main(['--zuul-dir', '/nonexistent']))
+        self.assertEqual(1, len(stderr.getvalue().splitlines()))

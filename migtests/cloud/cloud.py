@@ -170,29 +170,35 @@ class Cloud:
         env.pop('OS_CLOUD', None)
         return env
 
-    def _service(self, name, argv, host=None, env=None, ready=None,
-                 timeout=60):
-        """Start a long-running service; wait until ``ready()``; a service
-        that exits first is named with the tail of its log."""
-        recorded = self.lab.spawn(name, argv, self._log(name), host=host,
-                                  env=env or self._env(), cwd=self.dir)
+    def _service(self, name, argv, host=None, env=None):
+        """Start a long-running service, recorded; readiness: _await."""
+        return self.lab.spawn(name, argv, self._log(name), host=host,
+                              env=env or self._env(), cwd=self.dir)
 
-        def up():
-            if not recorded.alive():
-                raise CloudError('%s exited at start: %s [log %s]' % (
-                    name, self._tail(name), self._log(name)))
-            return ready is None or ready()
+    def _await(self, what, pending, processes, timeout=120):
+        """Poll ``pending()`` (what is not there yet) until it is empty;
+        a process of ``processes`` that dies meanwhile is named at once,
+        with its log's first error and last lines."""
+        last = {'pending': None}
+
+        def done():
+            for name, process in processes.items():
+                if not process.alive():
+                    raise CloudError('%s exited: %s [log %s]' % (
+                        name, self._tail(name), self._log(name)))
+            last['pending'] = pending()
+            return not last['pending']
         try:
-            system.wait_for(up, timeout, interval=0.2, what=name)
-        except LabError as exc:
-            if isinstance(exc, CloudError):
-                raise
-            raise CloudError('%s not ready after %d s: %s [log %s]' % (
-                name, timeout, self._tail(name), self._log(name))) from None
-        return recorded
+            system.wait_for(done, timeout, interval=0.5, what=what)
+        except CloudError:
+            raise
+        except LabError:
+            raise CloudError('%s: still waiting after %d s for %s' % (
+                what, timeout, ', '.join(map(str, last['pending'])))) \
+                from None
 
-    def _listening(self, port):
-        return self.lab.listening(port)
+    def _port_pending(self, port):
+        return [] if self.lab.listening(port) else ['port %d' % port]
 
     # --- MariaDB and RabbitMQ -------------------------------------------
     def _mariadb(self):
@@ -204,14 +210,15 @@ class Cloud:
             '--skip-test-db'], timeout=120)
         socket = self.site.mysql_socket
         # No TCP listener at all: every service reaches it by its socket.
-        self._service('mariadb', [
+        mariadb = self._service('mariadb', [
             'mariadbd', '--no-defaults', '--datadir=' + data,
             '--socket=' + socket, '--pid-file=' + data + '/mysqld.pid',
             '--skip-networking', '--user=root', '--skip-log-bin',
             '--innodb-buffer-pool-size=128M', '--max-connections=500',
             '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
-            '--character-set-server=utf8mb4'],
-            ready=lambda: os.path.exists(socket))
+            '--character-set-server=utf8mb4'])
+        self._await('mariadb', lambda: [] if os.path.exists(socket)
+                    else [socket], {'mariadb': mariadb}, 60)
         statements = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % d
                              for d in configs.DATABASES)
         self._manage('mariadb-databases', [
@@ -249,19 +256,8 @@ class Cloud:
 
     def _wait_rabbitmq(self, rabbit):
         recorded, started = rabbit
-
-        def ready():
-            if not recorded.alive():
-                raise CloudError('rabbitmq exited at start: %s' %
-                                 self._tail('rabbitmq'))
-            return self._listening(configs.PORTS['rabbitmq'])
-        try:
-            system.wait_for(ready, 90, interval=0.5, what='rabbitmq')
-        except CloudError:
-            raise
-        except LabError:
-            raise CloudError('rabbitmq not listening after 90 s: %s' %
-                             self._tail('rabbitmq')) from None
+        self._await('rabbitmq', lambda: self._port_pending(
+            configs.PORTS['rabbitmq']), {'rabbitmq': recorded}, 120)
         self.timings['rabbitmq-ready-after'] = round(
             time.monotonic() - started, 1)
 
@@ -366,47 +362,9 @@ class Cloud:
                     '--http-socket', '%s:%d' % (self.site.address, port),
                     '--module', module],
                 env=self._env(**{variable: self.site.etc(service)}))
-        for service in APIS:
-            port = configs.PORTS[service]
-            self._wait_port(service + '-api', recorded[service], port)
-
+        # uwsgi listens first and loads its app after: wait for answers.
         self._await('the APIs', lambda: self._catalog('apis')['pending'],
                     {s + '-api': r for s, r in recorded.items()})
-
-    def _await(self, what, pending, processes, timeout=120):
-        """Poll ``pending()`` (what is not there yet) until it is empty;
-        a process of ``processes`` that dies meanwhile is named at once."""
-        last = {'pending': None}
-
-        def done():
-            for name, process in processes.items():
-                if not process.alive():
-                    raise CloudError('%s exited: %s [log %s]' % (
-                        name, self._tail(name), self._log(name)))
-            last['pending'] = pending()
-            return not last['pending']
-        try:
-            system.wait_for(done, timeout, interval=1, what=what)
-        except CloudError:
-            raise
-        except LabError:
-            raise CloudError('%s: still waiting after %d s for %s' % (
-                what, timeout, ', '.join(map(str, last['pending'])))) \
-                from None
-
-    def _wait_port(self, name, recorded, port, timeout=90):
-        def ready():
-            if not recorded.alive():
-                raise CloudError('%s exited at start: %s [log %s]' % (
-                    name, self._tail(name), self._log(name)))
-            return self._listening(port)
-        try:
-            system.wait_for(ready, timeout, interval=0.2, what=name)
-        except CloudError:
-            raise
-        except LabError:
-            raise CloudError('%s not listening after %d s: %s' % (
-                name, timeout, self._tail(name))) from None
 
     def _nova_services(self):
         conf = self._nova_conf()

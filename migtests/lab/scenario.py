@@ -198,7 +198,8 @@ class Runner:
         if during is None:
             return act.migrate(domain, plan)
         api, error = migrate_while(domain, plan,
-                                   lambda: switch_to_post_copy(domain))
+                                   lambda: switch_to_post_copy(domain),
+                                   phase='ram')
         if error is not None:
             raise error
         return api
@@ -292,8 +293,9 @@ def disk_aliases(domain):
     return result
 
 
-def migrate_while(domain, plan, action=None, timeout=180):
-    """Run the plan in a thread; once the job runs, call ``action``.
+def migrate_while(domain, plan, action=None, timeout=180, phase='any'):
+    """Run the plan in a thread; once the job runs (``phase``: see
+    wait_job_running), call ``action``.
 
     Returns (api, MigrationFailed or None).
     """
@@ -307,7 +309,7 @@ def migrate_while(domain, plan, action=None, timeout=180):
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     if action is not None:
-        wait_job_running(domain)
+        wait_job_running(domain, phase)
         action()
     thread.join(timeout)
     if thread.is_alive():
@@ -338,18 +340,30 @@ def switch_to_post_copy(domain, timeout=30):
         time.sleep(0.01)
 
 
-def wait_job_running(domain, timeout=30):
-    """Wait until QEMU's migration runs (its capabilities are set and it
-    reports RAM), as early as a switch to post-copy is accepted."""
+def wait_job_running(domain, phase='any', timeout=30):
+    """Wait until the migration job runs: ``any`` phase (a storage copy
+    included: a fault may land there), or ``ram``, once QEMU's migration
+    reports RAM (its capabilities are set: a switch to post-copy is then
+    accepted)."""
     import libvirt
+    refusals = []
 
     def running():
         try:
-            return domain.jobStats().get('memory_total', 0) > 0
-        except libvirt.libvirtError:
+            stats = domain.jobStats()
+        except libvirt.libvirtError as exc:
+            refusals[:] = [exc.get_error_message()]
             return False
-    system.wait_for(running, timeout, interval=0.02,
-                    what='the migration job to start')
+        if phase == 'ram':
+            return stats.get('memory_total', 0) > 0
+        return stats.get('type', libvirt.VIR_DOMAIN_JOB_NONE) not in (
+            libvirt.VIR_DOMAIN_JOB_NONE, libvirt.VIR_DOMAIN_JOB_COMPLETED)
+    try:
+        system.wait_for(running, timeout, interval=0.02,
+                        what='the migration job to start')
+    except system.LabError as exc:
+        raise system.LabError('%s (last jobStats error: %s)' % (
+            exc, refusals[0] if refusals else 'none')) from None
 
 
 def dump(results, path):
@@ -413,9 +427,11 @@ class FaultRunner(Runner):
         if guest.volume and not guest.volume_intact():
             raise AssertionError('shared volume of %s damaged' % guest.name)
 
-    def migrate_with_fault(self, case, fault, destination_address=None):
-        """Run the case's plan and inject ``fault(runner, source, dest)``
-        once the job copies memory; return the exception act raised."""
+    def migrate_with_fault(self, case, fault, destination_address=None,
+                           phase='ram'):
+        """Run the case's plan and inject ``fault(runner, guest, source,
+        destination)`` once the job is in ``phase`` (wait_job_running);
+        return the exception act raised."""
         guest, source = self.guest(case.layout)
         destination = self.other(source)
         plan = self.plan(case, guest, source, destination)
@@ -426,5 +442,7 @@ class FaultRunner(Runner):
         if guest.local and copies_storage(plan.flags):
             guest.prepare_root(destination, pattern=False)
         _, error = migrate_while(
-            domain, plan, fault and (lambda: fault(self, source, destination)))
+            domain, plan,
+            fault and (lambda: fault(self, guest, source, destination)),
+            phase=phase)
         return guest, source, destination, error

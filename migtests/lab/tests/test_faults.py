@@ -12,9 +12,9 @@ from migtests.lab import system
 from migtests.lab.tests import base
 from reference import act
 
-# Slow enough (MiB/s) for a fault, injected as soon as QEMU's migration
-# reports RAM, to land mid-migration; at 1 MiB/s cancelling the throttled
-# disk mirror took 300 s.
+# Slow enough (MiB/s) for a fault, injected as soon as the job runs, to
+# land mid-migration (guests hold 32 MiB of ballast); at 1 MiB/s cancelling
+# the throttled disk mirror took 300 s.
 SLOW = {'live_migration_bandwidth': 4}
 
 
@@ -37,11 +37,12 @@ class TestFaults(base.LabTestCase):
 
     @decorators.idempotent_id('a0741db0-b591-445f-9d85-25aaf9a77f50')
     def test_abort_job(self):
-        def abort(runner, source, destination):
-            guest, _ = runner.guest('local+volume')
+        def abort(runner, guest, source, destination):
             runner.conn(source).lookupByName(guest.name).abortJob()
+        # Cancelled in whatever phase it is, the disk copy included.
         guest, source, destination, error = self.runner.migrate_with_fault(
-            Case('abort', layout='local+volume', options=SLOW), abort)
+            Case('abort', layout='local+volume', options=SLOW), abort,
+            phase='any')
         self.assertIsInstance(error, act.MigrationAborted)
         self.assertIn('canceled', str(error))
         self.assertIn('keeps running on its source', str(error))
@@ -58,7 +59,7 @@ class TestFaults(base.LabTestCase):
 
     @decorators.idempotent_id('d70ad38a-de7c-45b9-86d0-3ca2489cc058')
     def test_destination_libvirtd_killed(self):
-        def kill(runner, source, destination):
+        def kill(runner, guest, source, destination):
             runner.lab.daemon(destination).signal(signal.SIGKILL)
         guest, source, destination, error = self.runner.migrate_with_fault(
             Case('kill-dest', layout='local', options=SLOW), kill)
@@ -69,7 +70,7 @@ class TestFaults(base.LabTestCase):
 
     @decorators.idempotent_id('827e765d-3c7f-45ed-b659-ad129a002f36')
     def test_network_cut(self):
-        def cut(runner, source, destination):
+        def cut(runner, guest, source, destination):
             runner.lab.link(destination, up=False)
         case = Case('cut', layout='volume', options=dict(
             SLOW, live_migration_completion_timeout=3))

@@ -16,6 +16,10 @@ MigtestsGroup = [
     cfg.StrOpt('counter_pattern', default=console.COUNT_PATTERN,
                help='Regular expression of one counter line; group 1 is '
                     'the value.'),
+    cfg.StrOpt('volume_counter_pattern', default=console.VOLUME_PATTERN,
+               help='Regular expression of one line of the counter the '
+                    'counter image keeps on an attached volume; group 1 is '
+                    'the value.'),
     cfg.StrOpt('boot_mark', default=console.BOOT_MARK,
                help='Text the counter image prints once when it boots.'),
     cfg.IntOpt('counter_timeout', default=60, min=1,

@@ -1,7 +1,8 @@
 """The guest's serial console as evidence: a counter that must carry on.
 
 The lab's guest (and the image the local cloud boots) prints one boot line
-and then an increasing counter.  After a live migration the counter must
+and then an increasing counter; with an attached volume, also the counter
+it keeps on that volume.  After a live migration the counter must
 continue where it was -- a higher value, no second boot line -- or the
 guest was restarted, not migrated.
 """
@@ -11,6 +12,11 @@ import re
 COUNT_PREFIX = 'MIGTESTS-COUNT'
 COUNT_PATTERN = COUNT_PREFIX + r' (\d+)'
 BOOT_MARK = 'MIGTESTS-BOOT'
+# With a second disk (an attached volume) the guest also keeps a counter
+# on that disk, at this 512-byte sector (8 MiB in), and prints each value.
+VOLUME_PREFIX = 'MIGTESTS-VOLUME'
+VOLUME_PATTERN = VOLUME_PREFIX + r' (\d+)'
+VOLUME_SECTOR = 16384
 
 
 def counters(text, pattern=COUNT_PATTERN):

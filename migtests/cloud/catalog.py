@@ -12,8 +12,6 @@ import sys
 
 from migtests.cloud import configs
 
-APIS = ('keystone', 'placement', 'glance', 'neutron', 'nova')
-
 
 def connect(site):
     import openstack
@@ -30,7 +28,7 @@ def apis(conn, site):
     import urllib.error
     import urllib.request
     pending = []
-    for name in APIS:
+    for name in site['services']:
         url = 'http://%s:%d/' % (site['address'], configs.PORTS[name])
         try:
             urllib.request.urlopen(url, timeout=5).close()
@@ -49,24 +47,29 @@ def keystone(conn, site):
     roles = {r.name: r for r in identity.roles()}
     if 'service' not in roles:
         roles['service'] = identity.create_role(name='service')
-    for name in configs.SERVICE_USERS:
+    for name in [u for u in configs.SERVICE_USERS
+                 if u in site['services']]:
         user = identity.find_user(name) or identity.create_user(
             name=name, password=site['password'], domain_id='default',
             default_project_id=project.id)
         for role in ('admin', 'service'):
             identity.assign_project_role_to_user(project, user, roles[role])
-    for name, (kind, path) in configs.CATALOG.items():
-        service = identity.find_service(name) or identity.create_service(
-            name=name, type=kind)
+    for name, (kinds, path) in configs.CATALOG.items():
+        if name not in site['services']:
+            continue
         url = 'http://%s:%d%s' % (site['address'], configs.PORTS[name],
                                   path)
-        have = {e.interface for e in identity.endpoints(
-            service_id=service.id)}
-        for interface in ('public', 'internal', 'admin'):
-            if interface not in have:
-                identity.create_endpoint(service_id=service.id, url=url,
-                                         interface=interface,
-                                         region_id=configs.REGION)
+        for kind in kinds:
+            service_name = kind if len(kinds) > 1 else name
+            service = identity.find_service(service_name) or \
+                identity.create_service(name=service_name, type=kind)
+            have = {e.interface for e in identity.endpoints(
+                service_id=service.id)}
+            for interface in ('public', 'internal', 'admin'):
+                if interface not in have:
+                    identity.create_endpoint(
+                        service_id=service.id, url=url, interface=interface,
+                        region_id=configs.REGION)
     return {'service_project': project.id}
 
 
@@ -83,6 +86,13 @@ def hypervisors(conn, site):
     providers = {p['name'] for p in conn.placement.get(
         '/resource_providers').json()['resource_providers']}
     return {'pending': sorted(set(site['computes']) - (found & providers))}
+
+
+def volumes(conn, site):
+    """cinder-volume, if it is not up yet."""
+    up = [s for s in conn.block_storage.services()
+          if s.binary == 'cinder-volume' and s.state == 'up']
+    return {'pending': [] if up else ['cinder-volume']}
 
 
 def resources(conn, site):
@@ -102,7 +112,8 @@ def resources(conn, site):
 
 
 STEPS = {'apis': apis, 'keystone': keystone, 'computes': computes,
-         'hypervisors': hypervisors, 'resources': resources}
+         'hypervisors': hypervisors, 'volumes': volumes,
+         'resources': resources}
 
 
 def main(argv=None):

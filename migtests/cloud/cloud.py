@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from migtests.cloud import ceph
 from migtests.cloud import configs
 from migtests.cloud import diskimage
 from migtests.lab import lab as lab_module
@@ -34,11 +35,14 @@ APIS = {           # service -> (uwsgi module, config dir env variable)
     'glance': ('glance.wsgi.api', 'OS_GLANCE_CONFIG_DIR'),
     'neutron': ('neutron.wsgi.api', 'OS_NEUTRON_CONFIG_DIR'),
     'nova': ('nova.wsgi.osapi_compute', 'OS_NOVA_CONFIG_DIR'),
+    # cinder reads its config file from the command line (--pyargv).
+    'cinder': ('cinder.wsgi.api', None),
 }
 # Paste files the APIs load from their config directory, as installed by
 # the packages under <venv>/etc.
 PASTE = {'glance': 'glance/glance-api-paste.ini',
-         'neutron': 'neutron/api-paste.ini', 'nova': 'nova/api-paste.ini'}
+         'neutron': 'neutron/api-paste.ini', 'nova': 'nova/api-paste.ini',
+         'cinder': 'cinder/api-paste.ini'}
 
 
 class CloudError(LabError):
@@ -47,7 +51,11 @@ class CloudError(LabError):
 
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
-                 results=None):
+                 results=None, volumes=True):
+        """``volumes``: run Ceph and Cinder (RBD) as the volume service."""
+        self.volumes = volumes
+        self.services = [s for s in APIS if volumes or s != 'cinder']
+        self.ceph = self.ceph_daemons = None
         self.lab = Lab(name, hosts=len(COMPUTES), root=root,
                        hostnames=COMPUTES)
         self.dir = os.path.join(self.lab.dir, 'cloud')
@@ -79,14 +87,19 @@ class Cloud:
             disk = self._step('image', diskimage.build, self.lab.cache)
             self._step('mariadb', self._mariadb)
             self._step('configs', self._configs)
-            self._step('databases', self._parallel, {
-                'keystone': self._keystone_db, 'placement': self._placement_db,
-                'glance': self._glance_db, 'neutron': self._neutron_db,
-                'nova': self._nova_db})
+            jobs = {'keystone': self._keystone_db,
+                    'placement': self._placement_db,
+                    'glance': self._glance_db, 'neutron': self._neutron_db,
+                    'nova': self._nova_db}
+            if self.volumes:
+                jobs.update(ceph=self._ceph, cinder=self._cinder_db)
+            self._step('databases', self._parallel, jobs)
             self._step('apis', self._apis)
             self._step('catalog', self._catalog, 'keystone')
             self._step('rabbitmq', self._wait_rabbitmq, rabbit)
             nova = self._step('nova', self._nova_services)
+            if self.volumes:
+                nova.update(self._step('cinder', self._cinder_services))
             self._step('computes', self._await, 'nova-compute services',
                        lambda: self._catalog('computes')['pending'], nova)
             self._step('discover', self._manage, 'nova-discover', [
@@ -94,6 +107,9 @@ class Cloud:
                 'cell_v2', 'discover_hosts'])
             self._step('hypervisors', self._await, 'hypervisors',
                        lambda: self._catalog('hypervisors')['pending'], nova)
+            if self.volumes:
+                self._step('volume-service', self._await, 'cinder-volume',
+                           lambda: self._catalog('volumes')['pending'], nova)
             self.facts = self._step('resources', self._catalog, 'resources',
                                     disk_image=disk)
         except BaseException as exc:
@@ -265,6 +281,9 @@ class Cloud:
     def _nova_conf(self):
         return os.path.join(self.site.etc('nova'), 'nova.conf')
 
+    def _conf(self, service):
+        return os.path.join(self.site.etc(service), '%s.conf' % service)
+
     def _configs(self):
         site = self.site
         for path in ('keystone/fernet', 'keystone/receipts',
@@ -287,7 +306,14 @@ class Cloud:
             configs.write(configs.nova_compute(site, compute),
                           os.path.join(site.etc('nova'),
                                        '%s.conf' % compute.name))
+        if self.volumes:
+            self.ceph = ceph.Ceph(self)
+            os.makedirs(self.site.data('cinder', 'locks'), exist_ok=True)
+            configs.write(configs.cinder(site, self.ceph.client_settings()),
+                          self._conf('cinder'))
         for service, relative in PASTE.items():
+            if service not in self.services:
+                continue
             source = os.path.join(self.venv, 'etc', relative)
             if not os.path.exists(source):
                 raise CloudError('%s not installed with %s: reinstall the '
@@ -300,7 +326,7 @@ class Cloud:
     def _site_json(self, **extra):
         site = self.site
         return dict(address=site.address, auth_url=site.auth_url,
-                    password=site.password,
+                    password=site.password, services=self.services,
                     computes=[c.name for c in site.computes], **extra)
 
     # --- databases -------------------------------------------------------
@@ -345,11 +371,31 @@ class Cloud:
             'cell_v2', 'create_cell', '--name', 'cell1'])
         self._manage('nova-manage', manage + ['db', 'sync'])
 
+    def _cinder_db(self):
+        self._manage('cinder-manage', [
+            'cinder-manage', '--config-file', self._conf('cinder'), 'db',
+            'sync'])
+
+    def _ceph(self):
+        missing = ceph.link_bindings()
+        if missing:
+            raise CloudError('Python bindings %s not found: install '
+                             'python3-rados python3-rbd (bindep -b cloud)'
+                             % ', '.join(missing))
+        self.ceph_daemons = self.ceph.up()
+
     # --- services ----------------------------------------------------------
     def _apis(self):
         recorded = {}
-        for service, (module, variable) in APIS.items():
+        for service in self.services:
+            module, variable = APIS[service]
             port = configs.PORTS[service]
+            if variable:
+                env, extra = self._env(**{
+                    variable: self.site.etc(service)}), []
+            else:
+                env, extra = self._env(), ['--pyargv', '--config-file %s'
+                                           % self._conf(service)]
             recorded[service] = self._service(
                 service + '-api', [
                     self._bin('uwsgi'), '--master', '--need-app',
@@ -360,8 +406,7 @@ class Cloud:
                     # that uwsgi's plain http-socket dropped gets a reset.
                     '--add-header', 'Connection: close',
                     '--http-socket', '%s:%d' % (self.site.address, port),
-                    '--module', module],
-                env=self._env(**{variable: self.site.etc(service)}))
+                    '--module', module] + extra, env=env)
         # uwsgi listens first and loads its app after: wait for answers.
         self._await('the APIs', lambda: self._catalog('apis')['pending'],
                     {s + '-api': r for s, r in recorded.items()})
@@ -382,6 +427,13 @@ class Cloud:
                 self._bin('nova-compute'), '--config-file',
                 os.path.join(self.site.etc('nova'),
                              '%s.conf' % compute.name)], host=host)
+        return started
+
+    def _cinder_services(self):
+        started = {}
+        for binary in ('cinder-scheduler', 'cinder-volume'):
+            started[binary] = self._service(binary, [
+                self._bin(binary), '--config-file', self._conf('cinder')])
         return started
 
     def _catalog(self, step, **extra):
@@ -415,7 +467,7 @@ class Cloud:
 def tempest_values(cloud):
     """What only this cloud knows, as tempest.conf sections."""
     site, facts = cloud.site, cloud.facts
-    return {
+    values = {
         'auth': {'admin_username': 'admin',
                  'admin_password': site.password,
                  'admin_project_name': 'admin',
@@ -444,19 +496,25 @@ def tempest_values(cloud):
         'validation': {'run_validation': False},
         'migtests': {'counter_image_ref': facts['image']},
     }
+    if cloud.volumes:
+        values['compute-feature-enabled'].update(
+            block_migrate_cinder_iscsi=True,
+            volume_backed_live_migration=True)
+        values['volume'] = {'region': configs.REGION}
+    return values
 
 
-# The services the Zuul job turns on that this cloud does not run, with the
-# reason its tests skip.
+# The services the Zuul job may turn on that this cloud does not run, with
+# the reason their tests skip.
 MISSING_SERVICES = {
-    'cinder': 'the local cloud has no volume service yet (issue 8: Ceph + '
-              'Cinder RBD)',
     'swift': 'the local cloud runs no object store',
 }
 RUNNING_SERVICES = ('nova', 'glance', 'neutron', 'keystone')
 
 
-def services():
+def services(volumes=True):
     found = {s: None for s in RUNNING_SERVICES}
     found.update(MISSING_SERVICES)
+    found['cinder'] = None if volumes else (
+        'the volume service is off (migtests-job --no-volumes)')
     return found

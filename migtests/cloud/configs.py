@@ -14,16 +14,18 @@ import os
 
 REGION = 'RegionOne'
 PORTS = {'keystone': 5000, 'placement': 8778, 'glance': 9292,
-         'neutron': 9696, 'nova': 8774, 'rabbitmq': 5672}
+         'neutron': 9696, 'nova': 8774, 'cinder': 8776, 'rabbitmq': 5672}
 DATABASES = ('keystone', 'placement', 'glance', 'neutron', 'nova_api',
-             'nova', 'nova_cell0')
-SERVICE_USERS = ('nova', 'placement', 'glance', 'neutron')
-# Catalog: service name -> (type, path after host:port).
+             'nova', 'nova_cell0', 'cinder')
+SERVICE_USERS = ('nova', 'placement', 'glance', 'neutron', 'cinder')
+# Catalog: service name -> ((type, ...), path after host:port).  Cinder
+# under both types: Nova looks up volumev3, Tempest block-storage.
 CATALOG = {
-    'nova': ('compute', '/v2.1'),
-    'placement': ('placement', ''),
-    'glance': ('image', ''),
-    'neutron': ('network', ''),
+    'nova': (('compute',), '/v2.1'),
+    'placement': (('placement',), ''),
+    'glance': (('image',), ''),
+    'neutron': (('network',), ''),
+    'cinder': (('volumev3', 'block-storage'), '/v3/%(project_id)s'),
 }
 
 
@@ -145,10 +147,38 @@ def ml2():
     }
 
 
+def cinder(site, ceph):
+    """Cinder with one RBD backend on the local Ceph (auth none)."""
+    return {
+        'DEFAULT': {'host': 'controller', 'my_ip': site.address,
+                    'state_path': site.data('cinder'),
+                    'transport_url': site.transport_url,
+                    'auth_strategy': 'keystone',
+                    'enabled_backends': 'ceph',
+                    'osapi_volume_listen': site.address},
+        'database': {'connection': site.db('cinder')},
+        'keystone_authtoken': _authtoken(site, 'cinder'),
+        'service_user': dict(_auth(site, 'cinder'),
+                             send_service_user_token=True),
+        'nova': _auth(site, 'nova'),
+        'oslo_concurrency': {'lock_path': site.data('cinder', 'locks')},
+        'oslo_messaging_notifications': {'driver': 'noop'},
+        'ceph': {'volume_driver': 'cinder.volume.drivers.rbd.RBDDriver',
+                 'volume_backend_name': 'ceph',
+                 'rbd_pool': ceph['pool'], 'rbd_ceph_conf': ceph['conf'],
+                 'rbd_flatten_volume_from_snapshot': False},
+        'cinder_sys_admin': {'helper_command': '%s/bin/privsep-helper '
+                             '--config-file %%s' % site.venv},
+        'privsep_osbrick': {'helper_command': '%s/bin/privsep-helper '
+                            '--config-file %%s' % site.venv},
+    }
+
+
 def _nova_common(site, host, my_ip, state_path):
     section_auth = {s: _auth(site, u) for s, u in (
         ('placement', 'placement'), ('neutron', 'neutron'),
-        ('service_user', 'nova'))}
+        ('service_user', 'nova'), ('cinder', 'nova'))}
+    section_auth['cinder']['os_region_name'] = REGION
     section_auth['service_user']['send_service_user_token'] = True
     privsep = '%s/bin/privsep-helper --config-file %%s' % site.venv
     conf = {

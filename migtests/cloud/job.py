@@ -11,12 +11,14 @@ come up, or anything left running afterwards; 2 on bad usage.
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 
 from migtests.cloud import cloud as cloud_module
 from migtests.cloud import tempestconf
+from migtests.lab import lab as lab_module
 from migtests.lab.system import LabError
 
 TOTALS = re.compile(r'^ - (Passed|Failed|Skipped): (\d+)$', re.M)
@@ -34,8 +36,14 @@ def parse_args(argv):
                         help='directory for logs, tempest.conf and the '
                              'Tempest workspace (default: '
                              '<lab root>/results/job)')
+    parser.add_argument('--name', default='job',
+                        help='the cloud\'s lab name (namespaces mt<name>-*; '
+                             'up to 6 letters or digits)')
     parser.add_argument('--concurrency', type=int, default=1,
                         help='Tempest workers (default: %(default)s)')
+    parser.add_argument('--no-volumes', action='store_true',
+                        help='no volume service (Ceph + Cinder): volume '
+                             'scenarios skip with that reason')
     parser.add_argument('--keep', action='store_true',
                         help='leave the cloud running afterwards (tear it '
                              'down with migtests-job --down)')
@@ -70,7 +78,8 @@ def workspace(cloud, zuul_dir, job, results):
     regex = tempestconf.selection(variables)
     settings, notes = tempestconf.compose(
         tempestconf.job_settings(variables),
-        cloud_module.tempest_values(cloud), cloud_module.services())
+        cloud_module.tempest_values(cloud),
+        cloud_module.services(cloud.volumes))
     path = os.path.join(results, 'tempest')
     # A workspace file of our own: nothing registered in ~/.tempest.
     subprocess.run([_bin('tempest'), 'init', '--workspace-path',
@@ -103,7 +112,22 @@ def run_tempest(cloud, path, regex, concurrency):
     return proc.returncode, ''.join(output)
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    """The command; an interrupt (SIGINT, SIGTERM) tears the cloud down
+    and exits 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print('migtests-job: interrupted; the cloud was torn down',
+              file=sys.stderr)
+        return 130
+
+
+def _main(argv):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if os.geteuid() != 0:
         print('migtests-job: run as root (namespaces, private daemons)',
@@ -113,12 +137,20 @@ def main(argv=None):
         print('migtests-job: %s: no such directory (--zuul-dir)'
               % args.zuul_dir, file=sys.stderr)
         return 2
-    cloud = cloud_module.Cloud('job', results=args.results)
+    try:
+        results = args.results or os.path.join(
+            lab_module.DEFAULT_ROOT, 'results', args.name)
+        cloud = cloud_module.Cloud(args.name, results=results,
+                                   volumes=not args.no_volumes)
+    except LabError as exc:
+        print('migtests-job: %s' % exc, file=sys.stderr)
+        return 2
     if args.down:
         cloud.down()
         return _report_leftovers(cloud)
     started = time.monotonic()
     status = 1
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         try:
             print('bringing the local cloud up ...', flush=True)

@@ -52,10 +52,21 @@ if [ -n "$dirty" ] && [ "$dirty" -gt 0 ]; then
     dd if=/dev/urandom of=/run/dirty/a bs=1M count=$dirty 2>/dev/null
     ( while :; do cp /run/dirty/a /run/dirty/b; done ) &
 fi
+# A second disk (an attached volume) carries a counter of its own, at a
+# sector clear of the lab's test pattern, read and written past the page
+# cache: it goes on after a migration only if the volume came along.
 n=0
 while :; do
     n=$((n + 1))
     echo "%(count)s $n"
+    if [ -b /dev/vdb ]; then
+        v=$(dd if=/dev/vdb bs=512 skip=%(sector)d count=1 iflag=direct \
+            2>/dev/null | tr -dc 0-9)
+        v=$(( ${v:-0} + 1 ))
+        printf '%%-511s\n' "$v" | dd of=/dev/vdb bs=512 seek=%(sector)d \
+            count=1 conv=notrunc oflag=direct 2>/dev/null \
+            && echo "%(volume)s $v"
+    fi
     usleep 200000
 done
 '''
@@ -136,6 +147,8 @@ def _write_initramfs(path, busybox, modules, order):
     # tools (check-uuid) can import this module without it
     init = (_INIT % {'boot': console.BOOT_MARK,
                      'count': console.COUNT_PREFIX,
+                     'volume': console.VOLUME_PREFIX,
+                     'sector': console.VOLUME_SECTOR,
                      'modules': ' '.join(order)}).encode()
     with libarchive.file_writer(path, 'cpio_newc', 'gzip') as archive:
         for directory in ('bin', 'dev', 'proc', 'sys', 'run', 'tmp', 'lib',
@@ -153,8 +166,9 @@ def _write_initramfs(path, busybox, modules, order):
 
 def build(cache_dir):
     """The cached guest image, built first if needed."""
-    recipe = hashlib.sha256(repr((_INIT, _MODULES, console.BOOT_MARK,
-                                  console.COUNT_PATTERN)).encode()).hexdigest()
+    recipe = hashlib.sha256(repr((
+        _INIT, _MODULES, console.BOOT_MARK, console.COUNT_PATTERN,
+        console.VOLUME_PATTERN, console.VOLUME_SECTOR)).encode()).hexdigest()
     final = os.path.join(cache_dir, 'guest-' + recipe[:12])
     image = GuestImage(os.path.join(final, 'vmlinuz'),
                        os.path.join(final, 'initrd.img'))

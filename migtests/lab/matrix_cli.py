@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 
 from migtests.lab import chroots
@@ -57,6 +58,9 @@ def main(argv=None):
     parser.add_argument('--pairs', help='A:B,C:D: only these suite pairs, '
                         'both directions')
     parser.add_argument('--compare', nargs=2, metavar=('OLD', 'NEW'))
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='pairs run side by side, each in its own lab '
+                        '(default: %(default)s, one per core here)')
     try:
         args = parser.parse_args(argv)
         if args.compare:
@@ -73,6 +77,8 @@ def main(argv=None):
         else:
             suites = _names(args.suites, list(chroots.SUITES), 'suite')
         cases = _names(args.cases, list(matrix.CASES), 'case')
+        if args.jobs < 1:
+            raise BadInput('--jobs must be at least 1')
         if os.geteuid() != 0:
             raise BadInput('the matrix needs root (network namespaces, '
                            'mounts, chroots)')
@@ -84,16 +90,20 @@ def main(argv=None):
     todo = only_pairs or matrix.pairs(suites)
     total = sum(len(cases) * (1 if a == b else 2) for a, b in todo)
     done = [0]
+    lock = threading.Lock()     # pairs report from their own threads
 
     def progress(message):
-        if not message.startswith('[pair') and 'conformance' not in message:
-            done[0] += 1
-        print('%5.0f s  %d/%d  %s' % (time.monotonic() - started, done[0],
-                                      total, message), flush=True)
+        with lock:
+            if not message.startswith('[pair') and \
+                    'conformance' not in message:
+                done[0] += 1
+            print('%5.0f s  %d/%d  %s' % (time.monotonic() - started,
+                                          done[0], total, message),
+                  flush=True)
     try:
         results = matrix.run_matrix(suites, cases,
                                     os.path.join(args.output, ''), progress,
-                                    only_pairs)
+                                    only_pairs, jobs=args.jobs)
     except LabError as exc:
         sys.stderr.write('migtests-matrix: error: %s\n' % exc)
         return 1

@@ -121,10 +121,26 @@ class TestTempestConf(base.TestCase):
         self.assertEqual('2', parser['compute']['min_compute_nodes'])
 
     @decorators.idempotent_id('f6b2e4d3-8c0e-4d1f-9a2b-3e4d5c6b7a89')
-    def test_volume_service_is_reported_missing(self):
-        services = cloud.services()
-        self.assertIsNone(services['nova'])
-        self.assertIn('volume', services['cinder'])
+    def test_volume_service_on_unless_turned_off(self):
+        self.assertIsNone(cloud.services()['cinder'])
+        self.assertIsNone(cloud.services()['nova'])
+        self.assertIn('--no-volumes', cloud.services(volumes=False)['cinder'])
+        self.assertIn('object store', cloud.services()['swift'])
+
+    @decorators.idempotent_id('08f1c2d3-4e5f-4a6b-8c7d-9e0f1a2b3c4d')
+    def test_volume_scenarios_enabled_with_the_volume_service(self):
+        fake = mock.Mock(site=SITE, volumes=True, facts={
+            'image': 'i', 'flavor': 'f', 'flavor_alt': 'g'})
+        values = cloud.tempest_values(fake)
+        self.assertTrue(values['compute-feature-enabled'][
+            'block_migrate_cinder_iscsi'])
+        self.assertTrue(values['compute-feature-enabled'][
+            'volume_backed_live_migration'])
+        self.assertEqual('i', values['migtests']['counter_image_ref'])
+        fake.volumes = False
+        values = cloud.tempest_values(fake)
+        self.assertNotIn('block_migrate_cinder_iscsi',
+                         values['compute-feature-enabled'])
 
 
 class TestServiceConfigs(base.TestCase):
@@ -161,6 +177,17 @@ class TestServiceConfigs(base.TestCase):
                      configs.neutron):
             text = configs.render(make(SITE))
             self.assertIn('unix_socket=/x/mysqld.sock', text)
+
+    @decorators.idempotent_id('19a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b')
+    def test_cinder_uses_the_local_ceph(self):
+        conf = configs.cinder(SITE, {'conf': '/x/ceph.conf',
+                                     'pool': 'volumes'})
+        self.assertEqual('ceph', conf['DEFAULT']['enabled_backends'])
+        self.assertEqual('cinder.volume.drivers.rbd.RBDDriver',
+                         conf['ceph']['volume_driver'])
+        self.assertEqual('/x/ceph.conf', conf['ceph']['rbd_ceph_conf'])
+        self.assertIn('unix_socket=/x/mysqld.sock',
+                      conf['database']['connection'])
 
     @decorators.idempotent_id('4d5e6f7a-8b9c-4d0e-1f2a-3b4c5d6e7f80')
     def test_neutron_runs_no_agents(self):

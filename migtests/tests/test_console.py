@@ -16,6 +16,17 @@ class TestConsole(base.BaseTestCase):
         self.assertEqual(1, console.boots(text))
         self.assertEqual([], console.counters(None))
 
+    @decorators.idempotent_id('2c7e9a41-5b3d-4f6e-8a1c-0d9e8f7a6b5c')
+    def test_volume_counter_apart_from_the_guests(self):
+        text = ('MIGTESTS-COUNT 4\nMIGTESTS-VOLUME 1\nMIGTESTS-COUNT 5\n'
+                'MIGTESTS-VOLUME 2\n')
+        self.assertEqual([4, 5], console.counters(text))
+        self.assertEqual([1, 2], console.counters(text,
+                                                  console.VOLUME_PATTERN))
+        self.assertIn('restarted', console.not_continued(
+            9, 'MIGTESTS-COUNT 12\nMIGTESTS-VOLUME 1\n',
+            console.VOLUME_PATTERN))
+
     @decorators.idempotent_id('fe3c2aad-d628-45f5-8fb5-6a749b247f2e')
     def test_custom_pattern(self):
         self.assertEqual([7], console.counters('tick=7', r'tick=(\d+)'))

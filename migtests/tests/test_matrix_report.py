@@ -100,6 +100,7 @@ class TestMatrixCli(base.BaseTestCase):
                 (['--cases', 'teleport'], 'unknown case teleport'),
                 (['--compare', '/nonexistent.json', '/nonexistent.json'],
                  'not a migtests-matrix results.json'),
+                (['--jobs', '0'], '--jobs must be at least 1'),
                 (['--bogus'], 'unrecognized arguments')):
             status, out, err = self._run(*argv)
             self.assertEqual(2, status, err)

@@ -88,19 +88,21 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
     def console_text(self, server_id):
         return self.servers_client.get_console_output(server_id)['output']
 
-    def wait_counting(self, server_id, above=0):
-        """Wait until the console shows a counter above ``above``."""
+    def wait_counting(self, server_id, above=0, pattern=None):
+        """Wait until the console shows a counter (``pattern``; default:
+        the guest's own) above ``above``."""
+        pattern = pattern or CONF.migtests.counter_pattern
         values = []
 
         def advanced():
             values[:] = console.counters(self.console_text(server_id),
-                                         CONF.migtests.counter_pattern)
+                                         pattern)
             return bool(values) and values[-1] > above
         if not test_utils.call_until_true(
                 advanced, CONF.migtests.counter_timeout, 1):
             raise exceptions.TimeoutException(
-                'the console of %s shows no counter above %d after %d s'
-                % (server_id, above, CONF.migtests.counter_timeout))
+                'the console of %s shows no counter %r above %d after %d s'
+                % (server_id, pattern, above, CONF.migtests.counter_timeout))
         return values[-1]
 
     def skip_without_counter_image(self):
@@ -115,13 +117,15 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
             return None
         return self.wait_counting(server_id)
 
-    def assert_guest_continued(self, server_id, last_before):
-        """The count carries on (nothing to check when ``last_before`` is
-        None: no counter image)."""
+    def assert_guest_continued(self, server_id, last_before, pattern=None):
+        """The count (``pattern``; default: the guest's own) carries on
+        (nothing to check when ``last_before`` is None: no counter
+        image)."""
         if last_before is None:
             return
-        self.wait_counting(server_id, last_before)
+        pattern = pattern or CONF.migtests.counter_pattern
+        self.wait_counting(server_id, last_before, pattern)
         problem = console.not_continued(
-            last_before, self.console_text(server_id),
-            CONF.migtests.counter_pattern, CONF.migtests.boot_mark)
+            last_before, self.console_text(server_id), pattern,
+            CONF.migtests.boot_mark)
         self.assertIsNone(problem, 'server %s: %s' % (server_id, problem))

@@ -40,9 +40,20 @@ class BlockMigrationTest(base.MigrationTestBase):
         server = self.create_migratable_server()
         volume = self.create_volume()
         self.attach_volume(server, volume)
+        last = self.counter_if_any(server['id'])
+        # The counter image keeps a second count on the volume itself.
+        on_volume = None
+        if last is not None:
+            on_volume = self.wait_counting(
+                server['id'], pattern=CONF.migtests.volume_counter_pattern)
         self.live_migrate(server['id'], block_migration=True)
         attached = self.servers_client.list_volume_attachments(
             server['id'])['volumeAttachments']
         self.assertEqual([volume['id']], [a['volumeId'] for a in attached])
         self.assertEqual('in-use', self.volumes_client.show_volume(
             volume['id'])['volume']['status'])
+        self.assert_guest_continued(server['id'], last)
+        # Read from the volume on the destination: it carried on, so the
+        # guest still writes to the same volume, its data intact.
+        self.assert_guest_continued(server['id'], on_volume,
+                                    CONF.migtests.volume_counter_pattern)

@@ -197,9 +197,11 @@ class Runner:
     def migrate(self, domain, plan, during=None):
         if during is None:
             return act.migrate(domain, plan)
+        # As soon as the job runs: the switch is retried until QEMU takes
+        # it (libvirt 11.3 reported no RAM progress until the end, so
+        # waiting for it let a migration finish in pre-copy).
         api, error = migrate_while(domain, plan,
-                                   lambda: switch_to_post_copy(domain),
-                                   phase='ram')
+                                   lambda: switch_to_post_copy(domain))
         if error is not None:
             raise error
         return api

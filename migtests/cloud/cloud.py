@@ -155,7 +155,11 @@ class Cloud:
                         if line.strip()]
         except FileNotFoundError:
             text = []
-        errors = [line for line in text if ' ERROR ' in line][:1]
+        errors = [line for line in text if ' ERROR ' in line]
+        # The exception itself says more than the traceback's first line.
+        raised = [line for line in errors
+                  if 'Error:' in line or 'Exception:' in line]
+        errors = raised[-1:] or errors[:1]
         return ' | '.join(errors + text[-lines:]) or '(empty log)'
 
     def _manage(self, name, argv, timeout=600):

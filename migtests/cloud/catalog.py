@@ -1,7 +1,8 @@
 """Steps the cloud takes through its own APIs (openstacksdk).
 
 Run inside the controller's network namespace, where the APIs listen:
-``python -m migtests.cloud.catalog STEP SITE_JSON``; prints a JSON result.
+``python -m migtests.cloud.catalog STEP`` with the site as JSON on stdin;
+prints a JSON result.
 Steps: ``apis``, ``computes``, ``hypervisors`` (what is not there yet: the
 caller polls), ``keystone`` (service project, users, roles, catalog),
 ``resources`` (image and flavors).
@@ -118,11 +119,11 @@ STEPS = {'apis': apis, 'keystone': keystone, 'computes': computes,
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in STEPS:
-        sys.stderr.write('usage: catalog {%s} SITE_JSON\n' % ','.join(STEPS))
+    if len(argv) != 1 or argv[0] not in STEPS:
+        sys.stderr.write('usage: catalog {%s} < SITE_JSON\n'
+                         % ','.join(STEPS))
         return 2
-    with open(argv[1]) as f:
-        site = json.load(f)
+    site = json.load(sys.stdin)
     conn = None if argv[0] == 'apis' else connect(site)
     result = STEPS[argv[0]](conn, site)
     json.dump(result, sys.stdout)

@@ -26,7 +26,7 @@ HEALTH_TIMEOUT = 60
 CONF = '''\
 [global]
 fsid = %(fsid)s
-mon_host = [v2:%(address)s:3300,v1:%(address)s:6789]
+mon_host = %(mon)s
 public_addr = %(address)s
 cluster_addr = %(address)s
 ms_bind_ipv6 = false
@@ -78,9 +78,12 @@ class Ceph:
         cluster reports HEALTH_OK with the volumes pool."""
         for sub in ('run', 'log', 'mon', 'mgr', 'osd'):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        fsid = str(uuid.uuid4())
+        mon = '[v2:%s:%d,v1:%s:%d]' % (self.address, MON_PORTS[0],
+                                       self.address, MON_PORTS[1])
         with open(self.conf, 'w') as f:
-            f.write(CONF % {'fsid': uuid.uuid4(), 'address': self.address,
-                            'dir': self.dir})
+            f.write(CONF % {'fsid': fsid, 'mon': mon,
+                            'address': self.address, 'dir': self.dir})
         cloud, conf = self.cloud, ['-c', self.conf]
         keyring = os.path.join(self.dir, 'keyring')
         cloud._manage('ceph-bootstrap', [
@@ -88,8 +91,7 @@ class Ceph:
             '-n', 'mon.', '--cap', 'mon', 'allow *'])
         monmap = os.path.join(self.dir, 'monmap')
         cloud._manage('ceph-bootstrap', [
-            'monmaptool', '--create', '--fsid', self._fsid(), '--addv', 'a',
-            '[v2:%s:3300,v1:%s:6789]' % (self.address, self.address),
+            'monmaptool', '--create', '--fsid', fsid, '--addv', 'a', mon,
             monmap])
         cloud._manage('ceph-bootstrap', ['ceph-mon'] + conf + [
             '--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', keyring])
@@ -110,11 +112,6 @@ class Ceph:
         cloud._await('Ceph HEALTH_OK', lambda: self._unhealthy(daemons),
                      daemons, HEALTH_TIMEOUT)
         return daemons
-
-    def _fsid(self):
-        with open(self.conf) as f:
-            return next(line.split('=', 1)[1].strip() for line in f
-                        if line.startswith('fsid'))
 
     def ceph(self, args, daemons, timeout=60):
         """A ceph CLI call in the controller's namespace; its output."""
@@ -147,9 +144,8 @@ class Ceph:
         return ['placement groups ' + ', '.join(busy)] if busy else []
 
     def client_settings(self):
-        """What clients (Cinder, QEMU through libvirt) are told."""
-        return {'conf': self.conf, 'pool': POOL,
-                'hosts': [self.address], 'port': MON_PORTS[1]}
+        """What Cinder is told (it hands the mon addresses to Nova)."""
+        return {'conf': self.conf, 'pool': POOL}
 
 
 def link_bindings():

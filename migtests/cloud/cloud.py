@@ -103,13 +103,14 @@ class Cloud:
             self._step('computes', self._await, 'nova-compute services',
                        lambda: self._catalog('computes')['pending'], nova)
             self._step('discover', self._manage, 'nova-discover', [
-                'nova-manage', '--config-file', self._nova_conf(),
+                'nova-manage', '--config-file', self._conf('nova'),
                 'cell_v2', 'discover_hosts'])
             self._step('hypervisors', self._await, 'hypervisors',
                        lambda: self._catalog('hypervisors')['pending'], nova)
             if self.volumes:
                 self._step('volume-service', self._await, 'cinder-volume',
-                           lambda: self._catalog('volumes')['pending'], nova)
+                           lambda: self._catalog('volumes')['pending'],
+                           dict(nova, **self.ceph_daemons))
             self.facts = self._step('resources', self._catalog, 'resources',
                                     disk_image=disk)
         except BaseException as exc:
@@ -164,7 +165,7 @@ class Cloud:
 
     def _manage(self, name, argv, timeout=600):
         """A one-shot command in the controller's namespace."""
-        argv = [self._bin(argv[0])] + list(argv[1:])
+        argv = [self.bin(argv[0])] + list(argv[1:])
         with open(self._log(name), 'a') as log:
             log.write('$ %s\n' % ' '.join(argv))
             log.flush()
@@ -181,7 +182,8 @@ class Cloud:
             raise CloudError('%s failed (exit %d): %s [log %s]' % (
                 name, proc.returncode, self._tail(name), self._log(name)))
 
-    def _bin(self, program):
+    def bin(self, program):
+        """A program of the cloud's venv (else from PATH)."""
         path = os.path.join(self.venv, 'bin', program)
         return path if os.path.exists(path) else program
 
@@ -282,9 +284,6 @@ class Cloud:
             time.monotonic() - started, 1)
 
     # --- configuration ---------------------------------------------------
-    def _nova_conf(self):
-        return os.path.join(self.site.etc('nova'), 'nova.conf')
-
     def _conf(self, service):
         return os.path.join(self.site.etc(service), '%s.conf' % service)
 
@@ -295,17 +294,14 @@ class Cloud:
                      'glance/staging', 'glance/tasks', 'glance/locks',
                      'neutron/locks', 'nova/tmp'):
             os.makedirs(site.data(path), exist_ok=True)
-        configs.write(configs.keystone(site),
-                      os.path.join(site.etc('keystone'), 'keystone.conf'))
-        configs.write(configs.placement(site),
-                      os.path.join(site.etc('placement'), 'placement.conf'))
+        configs.write(configs.keystone(site), self._conf('keystone'))
+        configs.write(configs.placement(site), self._conf('placement'))
         configs.write(configs.glance(site),
                       os.path.join(site.etc('glance'), 'glance-api.conf'))
-        configs.write(configs.neutron(site),
-                      os.path.join(site.etc('neutron'), 'neutron.conf'))
+        configs.write(configs.neutron(site), self._conf('neutron'))
         configs.write(configs.ml2(), os.path.join(
             site.etc('neutron'), 'plugins', 'ml2', 'ml2_conf.ini'))
-        configs.write(configs.nova_controller(site), self._nova_conf())
+        configs.write(configs.nova_controller(site), self._conf('nova'))
         for compute in site.computes:
             configs.write(configs.nova_compute(site, compute),
                           os.path.join(site.etc('nova'),
@@ -324,8 +320,6 @@ class Cloud:
                                  'cloud environment (tox -e job -r)'
                                  % (source, service))
             shutil.copy(source, site.etc(service))
-        with open(os.path.join(self.dir, 'site.json'), 'w') as f:
-            json.dump(self._site_json(), f, indent=1)
 
     def _site_json(self, **extra):
         site = self.site
@@ -335,8 +329,7 @@ class Cloud:
 
     # --- databases -------------------------------------------------------
     def _keystone_db(self):
-        conf = os.path.join(self.site.etc('keystone'), 'keystone.conf')
-        manage = ['keystone-manage', '--config-file', conf]
+        manage = ['keystone-manage', '--config-file', self._conf('keystone')]
         self._manage('keystone-manage', manage + ['db_sync'])
         for repository in ('fernet_setup', 'credential_setup'):
             self._manage('keystone-manage', manage + [
@@ -351,8 +344,8 @@ class Cloud:
 
     def _placement_db(self):
         self._manage('placement-manage', [
-            'placement-manage', '--config-file', os.path.join(
-                self.site.etc('placement'), 'placement.conf'), 'db', 'sync'])
+            'placement-manage', '--config-file', self._conf('placement'),
+            'db', 'sync'])
 
     def _glance_db(self):
         self._manage('glance-manage', [
@@ -360,15 +353,14 @@ class Cloud:
                 self.site.etc('glance'), 'glance-api.conf'), 'db_sync'])
 
     def _neutron_db(self):
-        etc = self.site.etc('neutron')
         self._manage('neutron-db-manage', [
-            'neutron-db-manage', '--config-file',
-            os.path.join(etc, 'neutron.conf'), '--config-file',
-            os.path.join(etc, 'plugins', 'ml2', 'ml2_conf.ini'),
+            'neutron-db-manage', '--config-file', self._conf('neutron'),
+            '--config-file', os.path.join(self.site.etc('neutron'), 'plugins',
+                                          'ml2', 'ml2_conf.ini'),
             'upgrade', 'heads'])
 
     def _nova_db(self):
-        manage = ['nova-manage', '--config-file', self._nova_conf()]
+        manage = ['nova-manage', '--config-file', self._conf('nova')]
         self._manage('nova-manage', manage + ['api_db', 'sync'])
         self._manage('nova-manage', manage + ['cell_v2', 'map_cell0'])
         self._manage('nova-manage', manage + [
@@ -402,7 +394,7 @@ class Cloud:
                                            % self._conf(service)]
             recorded[service] = self._service(
                 service + '-api', [
-                    self._bin('uwsgi'), '--master', '--need-app',
+                    self.bin('uwsgi'), '--master', '--need-app',
                     '--die-on-term', '--lazy-apps', '--enable-threads',
                     '--processes', '1', '--threads', '4',
                     '--buffer-size', '65535',
@@ -416,11 +408,11 @@ class Cloud:
                     {s + '-api': r for s, r in recorded.items()})
 
     def _nova_services(self):
-        conf = self._nova_conf()
+        conf = self._conf('nova')
         started = {}
         for binary in ('nova-conductor', 'nova-scheduler'):
             started[binary] = self._service(
-                binary, [self._bin(binary), '--config-file', conf])
+                binary, [self.bin(binary), '--config-file', conf])
         for host, compute in zip(self.lab.hosts, self.site.computes):
             # Its state path, in the host's own /var (same path on both).
             system.run(host.enter(self.lab.daemon(host)) + [
@@ -428,7 +420,7 @@ class Cloud:
                 '/var/lib/nova/tmp'])
             name = 'nova-compute-' + compute.name
             started[name] = self._service(name, [
-                self._bin('nova-compute'), '--config-file',
+                self.bin('nova-compute'), '--config-file',
                 os.path.join(self.site.etc('nova'),
                              '%s.conf' % compute.name)], host=host)
         return started
@@ -437,20 +429,18 @@ class Cloud:
         started = {}
         for binary in ('cinder-scheduler', 'cinder-volume'):
             started[binary] = self._service(binary, [
-                self._bin(binary), '--config-file', self._conf('cinder')])
+                self.bin(binary), '--config-file', self._conf('cinder')])
         return started
 
     def _catalog(self, step, **extra):
         """A step through the APIs, run in the controller's namespace."""
-        path = os.path.join(self.dir, 'site-%s.json' % step)
-        with open(path, 'w') as f:
-            json.dump(self._site_json(**extra), f)
         name = 'catalog-' + step
         with open(self._log(name), 'a') as log:
             proc = subprocess.run(
                 ['ip', 'netns', 'exec', self.lab.storage_ns,
-                 sys.executable, '-m', 'migtests.cloud.catalog', step, path],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                 sys.executable, '-m', 'migtests.cloud.catalog', step],
+                input=json.dumps(self._site_json(**extra)),
+                stdout=subprocess.PIPE,
                 stderr=log, text=True, timeout=300, env=self._env())
         if proc.returncode != 0:
             raise CloudError('%s failed: %s [log %s]' % (

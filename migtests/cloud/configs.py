@@ -147,6 +147,13 @@ def ml2():
     }
 
 
+def _privsep(site, *sections):
+    """Running as root: privsep daemons start without sudo; the command
+    names the service's own file (filled in by ``write``)."""
+    command = '%s/bin/privsep-helper --config-file %%s' % site.venv
+    return {section: {'helper_command': command} for section in sections}
+
+
 def cinder(site, ceph):
     """Cinder with one RBD backend on the local Ceph (auth none)."""
     return {
@@ -167,10 +174,7 @@ def cinder(site, ceph):
                  'volume_backend_name': 'ceph',
                  'rbd_pool': ceph['pool'], 'rbd_ceph_conf': ceph['conf'],
                  'rbd_flatten_volume_from_snapshot': False},
-        'cinder_sys_admin': {'helper_command': '%s/bin/privsep-helper '
-                             '--config-file %%s' % site.venv},
-        'privsep_osbrick': {'helper_command': '%s/bin/privsep-helper '
-                            '--config-file %%s' % site.venv},
+        **_privsep(site, 'cinder_sys_admin', 'privsep_osbrick'),
     }
 
 
@@ -180,7 +184,6 @@ def _nova_common(site, host, my_ip, state_path):
         ('service_user', 'nova'), ('cinder', 'nova'))}
     section_auth['cinder']['os_region_name'] = REGION
     section_auth['service_user']['send_service_user_token'] = True
-    privsep = '%s/bin/privsep-helper --config-file %%s' % site.venv
     conf = {
         'DEFAULT': {'host': host, 'my_ip': my_ip,
                     'state_path': state_path,
@@ -200,11 +203,9 @@ def _nova_common(site, host, my_ip, state_path):
         'libvirt': {'virt_type': 'qemu', 'cpu_mode': 'none'},
     }
     conf.update(section_auth)
-    # Running as root: privsep daemons start without sudo.
-    for section in ('nova_sys_admin', 'privsep_osbrick',
-                    'vif_plug_ovs_privileged',
-                    'vif_plug_linux_bridge_privileged'):
-        conf[section] = {'helper_command': privsep}
+    conf.update(_privsep(site, 'nova_sys_admin', 'privsep_osbrick',
+                         'vif_plug_ovs_privileged',
+                         'vif_plug_linux_bridge_privileged'))
     return conf
 
 
@@ -230,16 +231,24 @@ def privsep_config_file(conf, path):
     return conf
 
 
+def value_text(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return ','.join(value_text(v) for v in value)
+    return str(value)
+
+
 def render(conf):
+    """{section: {option: value}} as an ini file (oslo.config's spelling
+    of booleans and lists)."""
     parser = configparser.RawConfigParser()
     parser.optionxform = str
     for name, options in conf.items():
         if name != 'DEFAULT':
             parser.add_section(name)
         for option, value in options.items():
-            if isinstance(value, bool):
-                value = 'true' if value else 'false'
-            parser.set(name, option, str(value))
+            parser.set(name, option, value_text(value))
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()

@@ -21,9 +21,9 @@ SIZE_MIB = 64
 PARTITION_START = 2048                       # sectors of 512 bytes: 1 MiB
 OFFSET_BYTES = PARTITION_START * 512
 MBR_CODE = '/usr/lib/syslinux/mbr/mbr.bin'   # Debian syslinux-common
-# The guest holds some RAM of random data (see guestimage: ballast) and, on
-# QEMU 7.2 whose TCG dirty tracking is unreliable, never rewrites it.
-COMMAND_LINE = 'console=ttyS0 quiet panic=-1 migtests.ballast=32'
+# The guest holds its ballast of random data and, for QEMU 7.2 whose TCG
+# dirty tracking is unreliable, never rewrites memory.
+COMMAND_LINE = guestimage.command_line(dirty_mib=0)
 
 SYSLINUX_CFG = '''\
 SERIAL 0 115200

@@ -19,6 +19,7 @@ import time
 from migtests.cloud import cloud as cloud_module
 from migtests.cloud import tempestconf
 from migtests.lab import lab as lab_module
+from migtests.lab import system
 from migtests.lab.system import LabError
 
 TOTALS = re.compile(r'^ - (Passed|Failed|Skipped): (\d+)$', re.M)
@@ -82,21 +83,17 @@ def workspace(cloud, zuul_dir, job, results):
         cloud_module.services(cloud.volumes))
     path = os.path.join(results, 'tempest')
     # A workspace file of our own: nothing registered in ~/.tempest.
-    subprocess.run([_bin('tempest'), 'init', '--workspace-path',
-                    os.path.join(results, 'workspace.yaml'), '--name',
-                    'migtests-job', path], check=True,
-                   stdout=subprocess.DEVNULL)
+    system.run([cloud.bin('tempest'), 'init', '--workspace-path',
+                os.path.join(results, 'workspace.yaml'), '--name',
+                'migtests-job', path])
     tempestconf.write(settings, os.path.join(path, 'etc', 'tempest.conf'))
     return path, regex, notes
 
 
-def _bin(program):
-    return os.path.join(sys.prefix, 'bin', program)
-
-
 def run_tempest(cloud, path, regex, concurrency):
     log = os.path.join(cloud.results, 'tempest.log')
-    command = ['ip', 'netns', 'exec', cloud.lab.storage_ns, _bin('tempest'),
+    command = ['ip', 'netns', 'exec', cloud.lab.storage_ns,
+               cloud.bin('tempest'),
                'run', '--regex', regex, '--concurrency', str(concurrency)]
     output = []
     with open(log, 'w') as f:

@@ -9,12 +9,12 @@ ids) is added; where the local cloud lacks a service the job turns on, the
 setting is turned off and the reason recorded, so that the skips name it.
 """
 
-import configparser
 import glob
-import io
 import os
 
 import yaml
+
+from migtests.cloud import configs
 
 DEFAULT_JOB = 'migtests-multinode-base'
 
@@ -80,14 +80,6 @@ def job_settings(variables):
     return test_config.get('$TEMPEST_CONFIG') or {}
 
 
-def render(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, (list, tuple)):
-        return ','.join(render(v) for v in value)
-    return str(value)
-
-
 def compose(job, cloud, services):
     """Merge the job's settings with the local cloud's.
 
@@ -109,13 +101,5 @@ def compose(job, cloud, services):
 
 
 def write(settings, path):
-    parser = configparser.RawConfigParser()
-    parser.optionxform = str
-    for section in sorted(settings):
-        parser.add_section(section)
-        for option, value in sorted(settings[section].items()):
-            parser.set(section, option, render(value))
-    text = io.StringIO()
-    parser.write(text)
-    with open(path, 'w') as f:
-        f.write(text.getvalue())
+    configs.write({section: dict(sorted(options.items()))
+                   for section, options in sorted(settings.items())}, path)

@@ -11,6 +11,7 @@ import os
 from xml.sax.saxutils import quoteattr
 
 from migtests import console
+from migtests.lab import guestimage
 from migtests.lab.lab import STORAGE_ADDRESS
 from migtests.lab import system
 from migtests.lab.system import LabError
@@ -22,11 +23,6 @@ MACHINE = 'pc-i440fx-5.2'
 ROOT_SIZE = '64M'
 ROOT_PATTERN, VOLUME_PATTERN = 0x5a, 0xa5
 PATTERN_BYTES = 4 * 1024 * 1024
-# MiB of random data each guest that does not dirty memory holds in RAM
-# (written once at boot): at the fault tests' 4 MiB/s the job stays in
-# pre-copy for seconds, not a moment.
-BALLAST_MIB = 32
-
 _DOMAIN = '''<domain type='qemu'>
   <name>%(name)s</name>
   <memory unit='MiB'>%(memory)d</memory>
@@ -93,12 +89,7 @@ class Guest:
                                          'port': port})
         return _DOMAIN % {
             'name': self.name, 'memory': self.memory, 'machine': MACHINE,
-            # A dirtying guest holds its own random data: ballast on top
-            # of it ran a 128 MiB guest out of memory (QEMU >= 10 hosts).
-            'cmdline': 'console=ttyS0 quiet panic=-1 migtests.dirty=%d '
-                       'migtests.ballast=%d' % (
-                           self.dirty_mib,
-                           0 if self.dirty_mib else BALLAST_MIB),
+            'cmdline': guestimage.command_line(self.dirty_mib),
             'kernel': self.lab.image.kernel, 'initrd': self.lab.image.initrd,
             'disks': '\n'.join(disks),
             'serial': quoteattr(self.serial_ns_path)}

@@ -12,8 +12,9 @@ from migtests.lab import system
 from migtests.lab.tests import base
 from reference import act
 
-# Slow enough (MiB/s) for a fault, injected as soon as the job runs, to
-# land mid-migration (guests hold 32 MiB of ballast); at 1 MiB/s cancelling
+# Slow enough (MiB/s) for a fault, injected once the job runs (abort) or
+# copies RAM (the others), to land mid-migration (guests hold 32 MiB of
+# ballast); at 1 MiB/s cancelling
 # the throttled disk mirror took 300 s.
 SLOW = {'live_migration_bandwidth': 4}
 

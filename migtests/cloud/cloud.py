@@ -123,10 +123,18 @@ class Cloud:
         return self
 
     def down(self):
-        """Keep the logs worth keeping, then stop everything by PID."""
+        """Keep the logs worth keeping, then stop everything by PID; what
+        went wrong on the way is reported by ``leftovers()``."""
+        problem = None
         if os.path.isdir(self.lab.dir):
-            self._collect_logs()
+            try:
+                self._collect_logs()
+            except (OSError, shutil.Error) as exc:
+                problem = 'collecting the logs: %s' % ' '.join(
+                    str(exc).split())
         self.lab.down()
+        if problem:
+            self.lab.residue.append(problem)
 
     def leftovers(self):
         return self.lab.leftovers()

@@ -9,6 +9,7 @@ come up, or anything left running afterwards; 2 on bad usage.
 """
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -23,6 +24,46 @@ from migtests.lab import system
 from migtests.lab.system import LabError
 
 TOTALS = re.compile(r'^ - (Passed|Failed|Skipped): (\d+)$', re.M)
+# One line per test in Tempest's (subunit-trace) output.
+TEST_LINE = re.compile(r'^\{\d+\} (?P<id>setUpClass \(\S+\)|\S+) '
+                       r'(?:\[(?P<seconds>[\d.]+)s\] )?\.\.\. '
+                       r'(?P<status>ok|FAILED|SKIPPED)(?:: (?P<why>.*))?$')
+
+
+class Record:
+    """``results.json`` of the job, written again as each test ends: an
+    interrupted or crashed run still says what ran, marked incomplete."""
+
+    def __init__(self, path, job):
+        self.path = path
+        self.data = {'job': job, 'complete': False, 'stage': 'cloud',
+                     'tests': [], 'verdict': None}
+        self.write()
+
+    def stage(self, name, **facts):
+        self.data.update(facts, stage=name)
+        self.write()
+
+    def line(self, line):
+        """Take one line of Tempest's output; a test's line is recorded."""
+        found = TEST_LINE.match(line.rstrip('\n'))
+        if found:
+            self.data['tests'].append({
+                'id': found['id'], 'status': found['status'],
+                'seconds': float(found['seconds'] or 0),
+                'reason': found['why'] or ''})
+            self.write()
+
+    def finish(self, verdict, complete=True):
+        self.data.update(verdict=verdict, complete=complete)
+        self.write()
+
+    def write(self):
+        if not os.path.isdir(os.path.dirname(self.path)):
+            return      # the results directory is made by the bring-up
+        with open(self.path + '.tmp', 'w') as f:
+            json.dump(self.data, f, indent=1)
+        os.replace(self.path + '.tmp', self.path)
 
 
 def parse_args(argv):
@@ -90,7 +131,7 @@ def workspace(cloud, zuul_dir, job, results):
     return path, regex, notes
 
 
-def run_tempest(cloud, path, regex, concurrency):
+def run_tempest(cloud, path, regex, concurrency, record):
     log = os.path.join(cloud.results, 'tempest.log')
     command = ['ip', 'netns', 'exec', cloud.lab.storage_ns,
                cloud.bin('tempest'),
@@ -105,6 +146,7 @@ def run_tempest(cloud, path, regex, concurrency):
             sys.stdout.flush()
             f.write(line)
             output.append(line)
+            record.line(line)
         proc.wait()
     return proc.returncode, ''.join(output)
 
@@ -144,10 +186,11 @@ def _main(argv):
         return 2
     if args.down:
         cloud.down()
-        return _report_leftovers(cloud)
+        return _report_leftovers(cloud.leftovers())
     started = time.monotonic()
     status = 1
     signal.signal(signal.SIGTERM, _interrupted)
+    record = Record(os.path.join(cloud.results, 'results.json'), args.job)
     try:
         try:
             print('bringing the local cloud up ...', flush=True)
@@ -159,24 +202,36 @@ def _main(argv):
                                            cloud.results)
         except (LabError, tempestconf.JobError) as exc:
             print('migtests-job: %s' % exc, file=sys.stderr)
+            record.finish('the cloud did not come up: %s' % exc, False)
             return 1
         for note in notes:
             print('tempest.conf: %s' % note)
         print('running %s (job %s) ...' % (regex, args.job), flush=True)
+        record.stage('tempest', regex=regex, cloud_up_seconds=cloud.timings[
+            'up'], tempest_conf_notes=notes)
         tempest_started = time.monotonic()
         returncode, output = run_tempest(cloud, path, regex,
-                                         args.concurrency)
+                                         args.concurrency, record)
         counts = totals(output)
         status, reason = verdict(returncode, counts)
+        record.data.update(totals=counts, tempest_seconds=round(
+            time.monotonic() - tempest_started, 1))
+        record.finish('passed' if status == 0 else 'failed: ' + reason)
         print('\nmigtests-job: %s -- %d passed, %d skipped, %d failed; '
               'tempest %.0f s' % (
                   'PASSED' if status == 0 else 'FAILED: ' + reason,
                   counts['Passed'], counts['Skipped'], counts['Failed'],
                   time.monotonic() - tempest_started))
+    except KeyboardInterrupt:
+        record.finish('interrupted', False)
+        raise
     finally:
         if not args.keep:
             cloud.down()
-            status = max(status, _report_leftovers(cloud))
+            left = cloud.leftovers()
+            if left:
+                record.stage(record.data['stage'], left_behind=left)
+            status = max(status, _report_leftovers(left))
         print('logs and tempest.conf: %s; whole job %.0f s' % (
             cloud.results, time.monotonic() - started))
     return status
@@ -187,8 +242,7 @@ def _figures(timings):
                      if k != 'up' and v >= 1)
 
 
-def _report_leftovers(cloud):
-    left = cloud.leftovers()
+def _report_leftovers(left):
     if left:
         print('migtests-job: left behind: %s' % '; '.join(left),
               file=sys.stderr)

@@ -4,8 +4,10 @@
     migtests-lab status [--name N]           what runs (JSON)
     migtests-lab down [--name N]             stop everything it started
     migtests-lab bench [--output FILE]       real-migration figures (own lab)
+    migtests-lab soak [--rounds N] [--seed S]  up and down under random kills
 
-Exit status: 0 done, 1 a lab step failed (one line on stderr), 2 bad input.
+Exit status: 0 done, 1 a lab step failed or soak left something behind
+(one line on stderr), 2 bad input.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import sys
 
 from migtests.lab import bench
 from migtests.lab.lab import Lab
+from migtests.lab import soak
 from migtests.lab.system import LabError
 
 
@@ -26,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     parser = _Parser(prog='migtests-lab', description=__doc__.splitlines()[0])
-    parser.add_argument('command', choices=('up', 'down', 'status', 'bench'))
+    parser.add_argument('command', choices=('up', 'down', 'status', 'bench',
+                                            'soak'))
     parser.add_argument('--name', default='lab', help='lab name (up to 6 '
                         'letters or digits)')
     parser.add_argument('--hosts', type=int, default=2, choices=range(2, 9),
@@ -36,6 +40,10 @@ def build_parser():
                         help='JSON figures (bench)')
     parser.add_argument('--count', type=int, default=10,
                         help='ping-pong migrations (bench)')
+    parser.add_argument('--rounds', type=int, default=10, choices=range(
+        1, 1001), metavar='1..1000', help='rounds (soak)')
+    parser.add_argument('--seed', type=int, default=1, help='seed of the '
+                        'random kills (soak)')
     return parser
 
 
@@ -49,6 +57,14 @@ def main(argv=None):
         if args.command == 'bench':
             print(bench.render(bench.run(args.output, count=args.count)))
             print('figures written to %s' % args.output)
+            return 0
+        if args.command == 'soak':
+            rounds = soak.run(args.rounds, args.seed)
+            dirty = [r for r in rounds if r.leftovers]
+            if dirty:
+                raise LabError('%d of %d rounds left something behind'
+                               % (len(dirty), len(rounds)))
+            print('%d rounds, nothing left behind' % len(rounds))
             return 0
         lab = Lab(args.name, hosts=args.hosts)
         if args.command == 'up':

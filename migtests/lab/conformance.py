@@ -7,7 +7,6 @@ libvirt does is compared with what the simulated libvirt of the unit tests
 """
 
 from migtests.lab.scenario import LAYOUTS
-from reference import act
 from reference.model import Disk
 from reference.model import DiskKind
 from reference.tests import simulated_libvirt as sim
@@ -65,8 +64,7 @@ def check(runner, layout, extra, params):
     flags = tuple('VIR_MIGRATE_' + f for f in BASE + tuple(extra))
     guest, source = runner.guest(layout)
     destination = runner.other(source)
-    hosts = [act.read_capabilities(runner.conn(h))
-             for h in (source, destination)]
+    hosts = [runner.capabilities(h) for h in (source, destination)]
     real = runner.force(layout, flags, params)
     if real.error is None:
         runner.discard(layout)
@@ -79,7 +77,7 @@ def simulate(runner, layout, extra, params):
     """What the simulated libvirt says of the call between the lab's two
     hosts (as placed now)."""
     flags = tuple('VIR_MIGRATE_' + f for f in BASE + tuple(extra))
-    hosts = [act.read_capabilities(runner.conn(h)) for h in runner.lab.hosts]
+    hosts = [runner.capabilities(h) for h in runner.lab.hosts]
     return sim.evaluate(sim.Call(hosts[0], hosts[1], frozenset(flags),
                                  params, layout_disks(layout)))
 

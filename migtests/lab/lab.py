@@ -16,7 +16,6 @@ the storage host hang off it with a veth pair, addresses from TEST-NET-1
 import json
 import os
 import shutil
-import signal
 import subprocess
 
 from migtests.lab import chroots
@@ -217,39 +216,58 @@ class Lab:
         return bool(out.strip())
 
     def down(self, keep_logs=False):
-        """Stop everything the lab started, from its state file."""
+        """Stop everything the lab started, from its state file.
+
+        Each step runs whatever became of the ones before it (a process
+        that exits at any moment is simply done); what could not be cleaned
+        is kept in ``residue``, which ``leftovers()`` reports."""
+        self.residue = []
         state = self._load()
         if state is None and not os.path.isdir(self.dir):
             self._delete_leftover_netns([])
             return
         state = state or {'netns': [], 'processes': []}
         self.state = state
-        # Guests (QEMU) first: they run inside the hosts' namespaces.
+        # Guests (QEMU) and services first: they run inside the hosts' and
+        # the controller's namespaces.
         for netns in state['netns']:
-            for pid in system.netns_pids(netns):
-                Recorded.of('in-' + netns, pid).signal(signal.SIGKILL)
+            self._teardown_step('processes in %s' % netns,
+                                system.kill_netns, netns)
         for item in reversed(state['processes']):
-            Recorded(**item).stop()
-        for netns in state['netns']:
-            for pid in system.netns_pids(netns):
-                Recorded.of('in-' + netns, pid).stop()
+            self._teardown_step('process %s (%d)' % (item['role'],
+                                                     item['pid']),
+                                Recorded(**item).stop)
         # Whatever still runs in a lab namespace (a QEMU that would not
-        # die) is reported by leftovers(); deleting the namespace would
-        # only hide it.
-        self.residue = ['process %d in %s' % (pid, netns)
-                        for netns in state['netns']
-                        for pid in system.netns_pids(netns)]
+        # die) is reported; deleting the namespace would only hide it.
+        for netns in state['netns']:
+            left = self._teardown_step('processes in %s' % netns,
+                                       system.kill_netns, netns) or []
+            self.residue += ['process %d in %s' % (pid, netns)
+                             for pid in left]
         self._delete_leftover_netns(state['netns'])
         if keep_logs:
-            self._keep_logs()
+            self._teardown_step('logs', self._keep_logs)
+        # What cannot be removed is reported by leftovers().
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def _teardown_step(self, what, function, *args):
+        """One step of ``down``; a failure is recorded, and the next step
+        runs all the same."""
+        try:
+            return function(*args)
+        except Exception as exc:
+            self.residue.append('%s: %s' % (what, ' '.join(str(exc).split())
+                                            or type(exc).__name__))
+        return None
+
     def _delete_leftover_netns(self, recorded):
-        existing = run(['ip', 'netns', 'list'], check=False).stdout.split()
-        for netns in set(recorded) | {n for n in existing
-                                      if n.startswith(self.prefix)}:
+        existing = self._teardown_step('namespaces', lambda: run(
+            ['ip', 'netns', 'list']).stdout.split()) or []
+        for netns in sorted(set(recorded) | {n for n in existing
+                                             if n.startswith(self.prefix)}):
             if netns in existing:
-                run(['ip', 'netns', 'delete', netns], check=False)
+                self._teardown_step('namespace %s' % netns, run,
+                                    ['ip', 'netns', 'delete', netns])
 
     def _keep_logs(self):
         target = os.path.join(self.root, 'failed-%s' % self.name)

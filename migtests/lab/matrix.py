@@ -14,6 +14,8 @@ import dataclasses
 import html
 import itertools
 import json
+import os
+import threading
 import time
 
 from migtests.lab import chroots
@@ -64,67 +66,161 @@ def pairs(suites):
     return list(itertools.combinations_with_replacement(suites, 2))
 
 
-def run_pair(a, b, cases, lab_name, progress, check_conformance=True):
+class Recorder:
+    """The run's results, written out again as each cell or conformance
+    row completes: a run that is interrupted or crashes still leaves a
+    report of what ran, marked incomplete."""
+
+    def __init__(self, suites, case_names, planned, prefix):
+        """``prefix`` None: keep the results in memory, write nothing."""
+        self.prefix = prefix
+        self.started = time.monotonic()
+        self.lock = threading.Lock()      # pairs report from their threads
+        self.results = {'suites': {s: dataclasses.asdict(chroots.SUITES[s])
+                                   for s in suites},
+                        'cases': case_names, 'seconds': 0.0,
+                        'complete': False, 'planned_cells': planned,
+                        'cells': [], 'conformance': []}
+        self._write()
+
+    @classmethod
+    def in_memory(cls):
+        return cls([], [], 0, None)
+
+    def cell(self, cell):
+        self._add('cells', dataclasses.asdict(cell))
+
+    def row(self, row):
+        self._add('conformance', row)
+
+    def _add(self, kind, item):
+        with self.lock:
+            self.results[kind].append(item)
+            self._write()
+
+    def finish(self, complete, order):
+        """Put the cells in pair order (whatever pair ended first) and
+        write the final reports; ``complete`` False after an interrupt."""
+        with self.lock:
+            self.results['cells'].sort(key=order)
+            self.results['complete'] = complete
+            self._write()
+        return self.results
+
+    def _write(self):
+        self.results['seconds'] = round(time.monotonic() - self.started, 1)
+        if self.prefix is not None:
+            write_reports(self.results, self.prefix)
+
+
+def _cells_of(a, b, cases):
+    """(case, source, destination) of the pair, in the order they run."""
+    directions = [(a, b)] if a == b else [(a, b), (b, a)]
+    return [(case, source, destination) for case in cases
+            for source, destination in directions]
+
+
+def run_pair(a, b, cases, lab_name, progress, recorder=None, stop=None,
+             check_conformance=True):
     """Both directions of every case between suites a and b; on a
-    same-version pair also the conformance rows.  Returns (cells, rows)."""
-    lab = Lab(lab_name, suites=[a, b]).up()
-    runner = scenario.FaultRunner(lab)
-    by_host = {lab.hosts[0].name: a, lab.hosts[1].name: b}
+    same-version pair also the conformance rows.  Returns (cells, rows);
+    each is also handed to ``recorder`` as it ends.  ``stop`` (an Event)
+    ends the pair after the cell under way.  A lab that cannot come up
+    makes each of the pair's cells 'not run' with the reason."""
+    recorder = recorder or Recorder.in_memory()
+    stop = stop or threading.Event()
     cells, rows = [], []
+
+    def record(cell):
+        cells.append(cell)
+        recorder.cell(cell)
+    lab = Lab(lab_name, suites=[a, b])
     try:
-        for case in cases:
-            directions = [(a, b)] if a == b else [(a, b), (b, a)]
-            for source, destination in directions:
-                progress('%s -> %s: %s' % (source, destination, case.name))
-                cells.append(_run_cell(runner, case, source, destination,
-                                       by_host))
+        lab.up()
+        runner = scenario.FaultRunner(lab)
+    except Exception as exc:
+        lab.down(keep_logs=True)
+        for case, source, destination in _cells_of(a, b, cases):
+            record(Cell(source, destination, case.name, 'not run',
+                        error='the lab did not come up: %s'
+                        % _one_line(exc)))
+        return cells, rows
+    by_host = {lab.hosts[0].name: a, lab.hosts[1].name: b}
+    try:
+        for case, source, destination in _cells_of(a, b, cases):
+            if stop.is_set():
+                break
+            progress('%s -> %s: %s' % (source, destination, case.name))
+            record(_run_cell(runner, case, source, destination, by_host))
         if a == b and check_conformance:
-            rows = _conformance(runner, a, progress)
+            for row in _conformance(runner, a, progress, stop):
+                rows.append(row)
+                recorder.row(row)
     finally:
         runner.close()
         lab.down(keep_logs=any(c.outcome != 'ok' for c in cells)
                  or not all(r['agrees'] for r in rows))
+        left = lab.leftovers()
+        if left:
+            progress('%s <-> %s: left behind: %s' % (a, b, '; '.join(left)))
     return cells, rows
 
 
-def _revive_daemons(runner):
-    """Restart any libvirtd that died (a crash is itself the finding)."""
-    dead = []
-    for host in runner.lab.hosts:
-        if not runner.lab.daemon(host).alive():
-            dead.append(host.name)
-            runner.lab.start_daemon(host)
-            runner.reconnect(host)
-    return dead
+def _one_line(exc):
+    return ' '.join(str(exc).split()) or type(exc).__name__
 
 
-def _conformance(runner, suite, progress):
-    rows = []
+def _repair(runner):
+    """After an error: restart any libvirtd that died, so the next cell or
+    row can run.  Returns (hosts whose daemon died, what could not be
+    repaired or '')."""
+    try:
+        return runner.revive_daemons(), ''
+    except Exception as exc:
+        return [], ' (then the lab could not be repaired: %s)' \
+            % _one_line(exc)
+
+
+def _conformance(runner, suite, progress, stop):
+    """Force each row on the suite's libvirt, yielding each row's record;
+    whatever goes wrong in one row is that row's outcome."""
     for name, layout, extra, params, _ in (conformance.FORCED
                                            + conformance.HARMLESS):
+        if stop.is_set():
+            return
         progress('%s: conformance %s' % (suite, name))
-        try:
-            real, model, _ = conformance.check(runner, layout, extra, params)
-        except Exception as exc:
-            dead = _revive_daemons(runner)
+        row = _conformance_row(runner, layout, extra, params)
+        row.update(suite=suite, row=name)
+        yield row
+
+
+def _conformance_row(runner, layout, extra, params):
+    try:
+        real, model, _ = conformance.check(runner, layout, extra, params)
+    except Exception as exc:
+        died, unrepaired = _repair(runner)
+        try:    # the hosts' capabilities were read before: no daemon needed
             model = conformance.simulate(runner, layout, extra, params)
-            rows.append({'suite': suite, 'row': name,
-                         'agrees': bool(dead) and model.matches(
-                             sim.DAEMON_DIED),
-                         'real': ('libvirtd of %s died' % ', '.join(dead)
-                                  if dead else 'lab error: %s'
-                                  % ' '.join(str(exc).split())),
-                         'simulated': '%s (%s)' % (model.error or model.hazard
-                                                   or 'accepted', model.rule)})
-            continue
-        rows.append({'suite': suite, 'row': name,
-                     'agrees': conformance.agrees(real, model),
-                     'real': '%s %s copied=%s' % (real.error or 'accepted',
-                                                  real.message, real.copied),
-                     'simulated': '%s (%s) copied=%s' % (
-                         model.error or model.hazard or 'accepted',
-                         model.rule, sorted(model.copied))})
-    return rows
+        except Exception as simulation:
+            model, unrepaired = None, unrepaired + (
+                ' (not simulated: %s)' % _one_line(simulation))
+        # A daemon killed by a forced combination is the finding itself.
+        return {'agrees': bool(died) and model is not None
+                and model.matches(sim.DAEMON_DIED),
+                'real': ('libvirtd of %s died' % ', '.join(died) if died
+                         else 'lab error: %s' % _one_line(exc)) + unrepaired,
+                'simulated': _simulated(model)}
+    return {'agrees': conformance.agrees(real, model),
+            'real': '%s %s copied=%s' % (real.error or 'accepted',
+                                         real.message, real.copied),
+            'simulated': _simulated(model)}
+
+
+def _simulated(model):
+    if model is None:
+        return 'not simulated'
+    return '%s (%s) copied=%s' % (model.error or model.hazard or 'accepted',
+                                  model.rule, sorted(model.copied))
 
 
 def _host_of(runner, layout, suite, by_host):
@@ -136,6 +232,8 @@ def _host_of(runner, layout, suite, by_host):
 
 
 def _run_cell(runner, case, source, destination, by_host):
+    """One cell; any error is the cell's outcome, and a libvirtd that died
+    on the way is restarted (and named) so the next cell can run."""
     cell = Cell(source, destination, case.name, 'not run')
     try:
         # A guest an earlier cell could not move is started anew here.
@@ -146,7 +244,10 @@ def _run_cell(runner, case, source, destination, by_host):
         cell.outcome, cell.error = 'refused', refusal.message
         return cell
     except Exception as exc:   # act.MigrationFailed, AssertionError, LabError
-        cell.outcome, cell.error = 'failed', ' '.join(str(exc).split())
+        died, unrepaired = _repair(runner)
+        cell.outcome = 'failed'
+        cell.error = _one_line(exc) + unrepaired + (
+            ' (libvirtd of %s died)' % ', '.join(died) if died else '')
         return cell
     cell.outcome = 'ok'
     cell.flags = [f[len('VIR_MIGRATE_'):] for f in result.flags]
@@ -160,33 +261,46 @@ def run_matrix(suites, case_names, output_prefix, progress=print,
     """``only_pairs``: run just these unordered pairs (both directions).
     ``jobs``: pairs run at once, each in a lab of its own (own namespaces,
     daemons and guests); cells are reported in pair order whatever ends
-    first."""
+    first.  Results are written as they come (``results.json`` says
+    ``"complete": false`` until the end); an interrupt (KeyboardInterrupt)
+    lets each running pair finish its cell, tear its lab down and the
+    report be written, then raises again."""
     cases = [CASES[name] for name in case_names]
-    started = time.monotonic()
     todo = only_pairs or pairs(suites)
+    keys = [(source, destination, case.name) for a, b in todo
+            for case, source, destination in _cells_of(a, b, cases)]
+    recorder = Recorder(suites, case_names, len(keys), output_prefix)
     # Shared by every lab: built once, before labs start side by side.
     cache = Lab('mxprep').cache
     guestimage.build(cache)
     for suite in sorted({s for pair in todo for s in pair}):
         chroots.build(cache, suite)
+    stop = threading.Event()
 
     def one(index, a, b):
         progress('[pair %d/%d] %s <-> %s' % (index + 1, len(todo), a, b))
-        return run_pair(a, b, cases, 'mx%d' % index, progress)
-    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = [pool.submit(one, i, a, b) for i, (a, b) in enumerate(todo)]
-    cells, rows = [], []
-    for future in futures:
-        pair_cells, pair_rows = future.result()
-        cells += pair_cells
-        rows += pair_rows
-    seconds = time.monotonic() - started
-    results = {'suites': {s: dataclasses.asdict(chroots.SUITES[s])
-                          for s in suites},
-               'cases': case_names, 'seconds': round(seconds, 1),
-               'cells': [dataclasses.asdict(c) for c in cells],
-               'conformance': rows}
-    write_reports(results, output_prefix)
+        run_pair(a, b, cases, 'mx%d' % index, progress, recorder, stop)
+
+    def order(cell):
+        return keys.index((cell['source'], cell['destination'],
+                           cell['case']))
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, jobs))
+    futures = [pool.submit(one, i, a, b) for i, (a, b) in enumerate(todo)]
+    try:
+        while concurrent.futures.wait(futures, timeout=1).not_done:
+            pass
+    except KeyboardInterrupt:
+        stop.set()      # each pair ends its cell and tears its lab down
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True)
+        recorder.finish(False, order)
+        raise
+    pool.shutdown()
+    errors = [f.exception() for f in futures if f.exception()]
+    results = recorder.finish(not errors, order)
+    if errors:
+        raise errors[0]
     return results
 
 
@@ -217,6 +331,10 @@ def markdown(results):
             row.append('%d/%d%s' % (ok, len(cells), (' ✗ ' + ', '.join(bad))
                                     if bad else ''))
         lines.append('| %s | %s |' % (_label(source), ' | '.join(row)))
+    if not results.get('complete', True):
+        lines += ['', '**Incomplete run**: %d of %d cells ran (interrupted, '
+                  'or still running).' % (
+                      len(results['cells']), results.get('planned_cells', 0))]
     mismatches = [r for r in results.get('conformance', [])
                   if not r['agrees']]
     checked = len(results.get('conformance', []))
@@ -282,20 +400,26 @@ def html_page(results):
             '</head><body><h1>Live migration across libvirt versions</h1>'
             '<p>Rows: source, columns: destination; each cell: cases that '
             'migrated and verified (no reboot, data identical, volume '
-            'untouched) / cases run. %s s in all.</p>%s<h2>Cells</h2><table>'
+            'untouched) / cases run. %s s in all.%s</p>%s<h2>Cells</h2>'
+            '<table>'
             '<tr><th>source</th><th>destination</th><th>case</th>'
             '<th>outcome</th><th>flags</th><th>seconds</th><th>error</th>'
             '</tr>%s</table></body></html>\n'
-            % (results['seconds'], svg(results), rows))
+            % (results['seconds'], '' if results.get('complete', True) else
+               ' <strong>Incomplete run: %d of %d cells ran.</strong>' % (
+                   len(results['cells']), results.get('planned_cells', 0)),
+               svg(results), rows))
 
 
 def write_reports(results, prefix):
-    with open(prefix + 'results.json', 'w') as f:
-        json.dump(results, f, indent=1)
-    with open(prefix + 'report.md', 'w') as f:
-        f.write(markdown(results))
-    with open(prefix + 'report.html', 'w') as f:
-        f.write(html_page(results))
+    """results.json, report.md and report.html; each file is replaced
+    whole, so a reader (or a crash) never meets half a report."""
+    for name, text in (('results.json', json.dumps(results, indent=1)),
+                       ('report.md', markdown(results)),
+                       ('report.html', html_page(results))):
+        with open(prefix + name + '.tmp', 'w') as f:
+            f.write(text)
+        os.replace(prefix + name + '.tmp', prefix + name)
 
 
 def compare(old, new):

@@ -11,6 +11,7 @@ regressions), 2 bad input (one line on stderr).
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -100,18 +101,33 @@ def main(argv=None):
             print('%5.0f s  %d/%d  %s' % (time.monotonic() - started,
                                           done[0], total, message),
                   flush=True)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         results = matrix.run_matrix(suites, cases,
                                     os.path.join(args.output, ''), progress,
                                     only_pairs, jobs=args.jobs)
-    except LabError as exc:
-        sys.stderr.write('migtests-matrix: error: %s\n' % exc)
+    except KeyboardInterrupt:
+        sys.stderr.write('migtests-matrix: interrupted; every lab was torn '
+                         'down; what ran is in %s/report.md (marked '
+                         'incomplete)\n' % args.output)
+        return 130
+    except Exception as exc:    # LabError, or a bug: one line, not lost
+        sys.stderr.write('migtests-matrix: error: %s%s; what ran is in '
+                         '%s/report.md\n' % (
+                             '' if isinstance(exc, LabError)
+                             else type(exc).__name__ + ': ',
+                             ' '.join(str(exc).split()), args.output))
         return 1
     print(matrix.markdown(results))
     print('written: %s/{results.json,report.md,report.html}' % args.output)
-    green = all(c['outcome'] == 'ok' for c in results['cells'])
+    green = results['complete'] and all(c['outcome'] == 'ok'
+                                        for c in results['cells'])
     conforms = all(r['agrees'] for r in results['conformance'])
     return 0 if green and conforms else 1
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _compare(old_path, new_path):

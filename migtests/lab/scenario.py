@@ -83,10 +83,45 @@ class Runner:
         self.lab = lab
         self.conns = {h.name: h.connect() for h in lab.hosts}
         self._reliable_dirty_tracking = None
+        self._capabilities = {}
 
     def reconnect(self, host):
         """A new connection to a host whose daemon was restarted."""
         self.conns[host.name] = host.connect()
+
+    def capabilities(self, host, tls_ready=False):
+        """The host's capabilities, read once: a host's versions never
+        change, and asking again after a fault would need a live daemon."""
+        if host.name not in self._capabilities:
+            self._capabilities[host.name] = act.read_capabilities(
+                self.conn(host))
+        return dataclasses.replace(self._capabilities[host.name],
+                                   tls_ready=tls_ready)
+
+    def revive_daemons(self, grace=5.0):
+        """Give every host a libvirtd that answers; return the names of the
+        hosts whose daemon had died (or was dying) and was restarted.
+
+        A connection that no longer answers is first given ``grace``
+        seconds for a dying daemon to end; a daemon still running then is
+        asked for a new connection, and restarted when it gives none."""
+        died = []
+        for host in self.lab.hosts:
+            if _answers(self.conn(host)):
+                continue
+            daemon = self.lab.daemon(host)
+            try:
+                system.wait_for(lambda: not daemon.alive(), grace,
+                                what='a dying libvirtd to end')
+            except system.LabError:
+                if _connects(host, grace):
+                    self.reconnect(host)
+                    if _answers(self.conn(host)):
+                        continue
+            died.append(host.name)
+            self.lab.start_daemon(host)
+            self.reconnect(host)
+        return died
 
     def close(self):
         for conn in self.conns.values():
@@ -102,7 +137,7 @@ class Runner:
         if not LAYOUTS[layout].get('dirty', True):
             return 0
         if self._reliable_dirty_tracking is None:   # the hosts never change
-            caps = [act.read_capabilities(c) for c in self.conns.values()]
+            caps = [self.capabilities(h) for h in self.lab.hosts]
             self._reliable_dirty_tracking = supports(
                 'tcg_dirty_tracking_reliable', *caps)
         return DIRTY_MIB if self._reliable_dirty_tracking else 0
@@ -159,7 +194,7 @@ class Runner:
 
     def plan(self, case, guest, source, destination):
         settings = conf.settings(**case.options)
-        caps = [act.read_capabilities(self.conn(h), tls_ready=case.tls_ready)
+        caps = [self.capabilities(h, tls_ready=case.tls_ready)
                 for h in (source, destination)]
         return plan_migration(settings, caps[0], caps[1],
                               self.request(guest, destination, case))
@@ -276,6 +311,44 @@ class Runner:
                 'memory_processed', 'memory_bps', 'memory_dirty_rate',
                 'setup_time')
         return {k: stats[k] for k in keep if k in stats}
+
+
+def _answers(conn, timeout=5.0):
+    """Whether a libvirt connection still reaches a working daemon.  A
+    hung daemon never answers, and without a client event loop libvirt's
+    keepalive does not end the call: it is bounded here."""
+    import libvirt
+
+    def ask():
+        try:
+            conn.getLibVersion()
+            return True
+        except libvirt.libvirtError:
+            return False
+    return _within(timeout, ask)
+
+
+def _connects(host, timeout):
+    """Whether the host's daemon accepts a new connection within
+    ``timeout`` seconds (a hung daemon would block the caller for ever)."""
+    def attempt():
+        try:
+            host.connect().close()
+            return True
+        except Exception:
+            return False
+    return _within(timeout, attempt)
+
+
+def _within(timeout, call):
+    """``call()``'s result if it returns within ``timeout`` seconds, else
+    False; the call is left to end in its own (daemon) thread."""
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(call()),
+                              daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(outcome and outcome[0])
 
 
 def copies_storage(flags):

@@ -37,53 +37,63 @@ def run(cmd, check=True, timeout=120, **kw):
     return proc
 
 
-def start_time(pid):
-    """The process's start time (clock ticks since boot), or None."""
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command name, or None once
+    the process is gone (its entry may vanish between any two reads)."""
     try:
         with open('/proc/%d/stat' % pid) as f:
             stat = f.read()
-    except (FileNotFoundError, ProcessLookupError, ValueError):
+    except OSError:     # ENOENT, or ESRCH while the entry is torn down
         return None
-    # Field 22; the command name (field 2) may hold spaces and parentheses.
-    return int(stat.rsplit(')', 1)[1].split()[19])
+    # The command name (field 2) may hold spaces and parentheses.
+    fields = stat.rsplit(')', 1)[-1].split()
+    return fields if len(fields) > 19 else None
+
+
+def start_time(pid):
+    """The process's start time (clock ticks since boot), or None."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 @dataclasses.dataclass(frozen=True)
 class Recorded:
+    """A process as recorded; ``start`` None: it was gone when recorded,
+    and it is never signalled (its PID may already be another's)."""
+
     role: str
     pid: int
-    start: int
+    start: int | None
 
     @classmethod
     def of(cls, role, pid):
         return cls(role, pid, start_time(pid))
 
     def alive(self):
-        if start_time(self.pid) != self.start:
+        if self.start is None:
             return False
-        with open('/proc/%d/stat' % self.pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+        fields = _stat(self.pid)
+        return (fields is not None and int(fields[19]) == self.start
+                and fields[0] != 'Z')
 
     def signal(self, signum):
         if self.alive():
             try:
                 os.kill(self.pid, signum)
             except ProcessLookupError:
-                pass
+                pass    # it ended between the check and the signal
 
     def stop(self, grace=5.0):
-        """SIGTERM, then SIGKILL after the grace period; reap if our child."""
-        self.signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while self.alive() and time.monotonic() < deadline:
-            _reap(self.pid)
-            time.sleep(0.05)
-        if self.alive():
-            self.signal(signal.SIGKILL)
+        """SIGTERM, then SIGKILL after the grace period; reap if our child.
+        A process that ends at any point of this is simply done."""
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            self.signal(signum)
             deadline = time.monotonic() + grace
             while self.alive() and time.monotonic() < deadline:
                 _reap(self.pid)
                 time.sleep(0.05)
+            if not self.alive():
+                break
         _reap(self.pid)
 
 
@@ -91,7 +101,7 @@ def _reap(pid):
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        pass
+        pass    # not our child, or already reaped
 
 
 def netns_pids(netns):
@@ -99,6 +109,21 @@ def netns_pids(netns):
     proc = run(['ip', 'netns', 'pids', netns], check=False)
     return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 \
         else []
+
+
+def kill_netns(netns, rounds=20, interval=0.1):
+    """SIGKILL whatever runs inside a lab namespace until nothing does
+    (a supervisor may start a child while its siblings die); returns the
+    PIDs still there after ``rounds`` rounds."""
+    for _ in range(rounds):
+        pids = netns_pids(netns)
+        if not pids:
+            return []
+        for pid in pids:
+            Recorded.of('in-' + netns, pid).signal(signal.SIGKILL)
+            _reap(pid)
+        time.sleep(interval)
+    return netns_pids(netns)
 
 
 def wait_for(predicate, timeout, interval=0.05, what='condition'):

@@ -3,6 +3,7 @@ configuration, the job's verdict.  The cloud itself runs in tox -e job."""
 
 import configparser
 import io
+import json
 import os
 import tempfile
 from unittest import mock
@@ -228,3 +229,39 @@ class TestVerdict(base.TestCase):
                 mock.patch('sys.stderr', stderr):
             self.assertEqual(2, job.main(['--zuul-dir', '/nonexistent']))
         self.assertEqual(1, len(stderr.getvalue().splitlines()))
+
+
+class TestJobRecord(base.TestCase):
+    """results.json of the job says what ran, test by test, as it runs."""
+
+    @decorators.idempotent_id('1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4de9')
+    def test_each_test_is_written_as_it_ends(self):
+        with tempfile.TemporaryDirectory() as results:
+            path = os.path.join(results, 'results.json')
+            record = job.Record(path, 'migtests-noble')
+
+            def written():
+                with open(path) as f:
+                    return json.load(f)
+            self.assertFalse(written()['complete'])
+            record.line('{0} migtests.api.compute.test_live_migration.'
+                        'LiveMigrationTest.test_paused_server '
+                        '[31.527s] ... ok\n')
+            record.line('2026-11-27 12:00:00.123 INFO tempest noise\n')
+            record.line('{1} setUpClass (tempest.api.compute.admin.'
+                        'test_live_migration.LiveMigrationRemoteConsolesV26'
+                        'Test) ... SKIPPED: Serial console not supported.\n')
+            record.line('{0} tempest.api.compute.admin.test_live_migration.'
+                        'LiveMigrationTest.test_live_block_migration '
+                        '[40.0s] ... FAILED\n')
+            tests = written()['tests']
+            self.assertEqual(['ok', 'SKIPPED', 'FAILED'],
+                             [t['status'] for t in tests])
+            self.assertEqual(31.527, tests[0]['seconds'])
+            self.assertEqual('Serial console not supported.',
+                             tests[1]['reason'])
+            self.assertFalse(written()['complete'])
+            record.finish('failed: 1 test(s) failed')
+            self.assertTrue(written()['complete'])
+            self.assertEqual('failed: 1 test(s) failed',
+                             written()['verdict'])

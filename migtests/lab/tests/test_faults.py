@@ -112,3 +112,44 @@ class TestFaults(base.LabTestCase):
         self.assertIn('destination libvirtd', str(error))
         self.assertLess(time.monotonic() - started, 60)
         self.assertStayed(guest, source, destination)
+
+
+class TestDaemonRevival(base.LabTestCase):
+    """A libvirtd that died, or hangs, is replaced wherever the lab talks
+    to it (the matrix and the conformance rows call this after any error),
+    and the guests it ran keep running."""
+    LAB_NAME = 'rev'
+    RUNNER = scenario.FaultRunner
+
+    def _revived(self, host, before):
+        self.assertNotEqual(before.pid, self.lab.daemon(host).pid)
+        self.assertTrue(self.lab.daemon(host).alive())
+        self.assertEqual(self.runner.capabilities(host),
+                         act.read_capabilities(self.runner.conn(host)))
+
+    @decorators.idempotent_id('3f4e5d6c-7b8a-4c9d-8e0f-1a2b3c4d5e61')
+    def test_dead_daemon_is_restarted(self):
+        guest, source = self.runner.guest('volume')
+        self.runner.capabilities(source)
+        daemon = self.lab.daemon(source)
+        daemon.signal(signal.SIGKILL)
+        system.wait_for(lambda: not daemon.alive(), 10)
+        self.assertEqual([source.name], self.runner.revive_daemons())
+        self._revived(source, daemon)
+        self.runner.assert_on_source(guest, source)
+        self.assertEqual([], self.runner.revive_daemons())
+
+    @decorators.idempotent_id('4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c72')
+    def test_hung_daemon_is_replaced(self):
+        guest, source = self.runner.guest('volume')
+        daemon = self.lab.daemon(source)
+        daemon.signal(signal.SIGSTOP)
+        self.addCleanup(daemon.signal, signal.SIGCONT)
+        # A call on a hung daemon never returns (libvirt's keepalive needs
+        # a client event loop): revival must neither hang on the old
+        # connection nor on a new one.
+        started = time.monotonic()
+        self.assertEqual([source.name], self.runner.revive_daemons())
+        self.assertLess(time.monotonic() - started, 40)
+        self._revived(source, daemon)
+        self.runner.assert_on_source(guest, source)

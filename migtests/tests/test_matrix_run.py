@@ -1,0 +1,181 @@
+"""The matrix never loses its results: an error in a cell or a row is that
+cell's or row's outcome, results are written as they come, and an interrupt
+leaves a report marked incomplete (stand-in labs; the real ones run in
+tox -e functional and tox -e matrix)."""
+
+import json
+import os
+import threading
+from unittest import mock
+
+import fixtures
+from tempest.lib import decorators
+import testtools
+
+from migtests.lab import matrix
+from migtests.lab.system import LabError
+from reference.model import HostCapabilities
+from reference.versions import Version
+
+
+class FakeHost:
+    def __init__(self, name):
+        self.name = name
+
+
+class FakeRunner:
+    """A lab whose libvirt calls fail as a dying daemon's do."""
+
+    def __init__(self, lab, died=('h1',), repair=None):
+        self.lab = lab
+        self.died = list(died)
+        self.repair = repair
+        self.revived = 0
+
+    def capabilities(self, host, tls_ready=False):
+        return HostCapabilities(Version.parse('7.0.0'), Version.parse('5.2'))
+
+    def guest(self, layout, on=None):
+        raise Exception('internal error: client socket is closed')
+
+    def revive_daemons(self):
+        self.revived += 1
+        if self.repair:
+            raise self.repair
+        died, self.died = self.died, []
+        return died
+
+    def close(self):
+        pass
+
+
+class FakeLab:
+    def __init__(self, name, suites):
+        self.hosts = [FakeHost('h1'), FakeHost('h2')]
+        self.downs = 0
+
+    def up(self):
+        return self
+
+    def down(self, keep_logs=False):
+        self.downs += 1
+
+    def leftovers(self):
+        return []
+
+
+class TestRows(testtools.TestCase):
+
+    def runner(self, **kwargs):
+        return FakeRunner(FakeLab('x', ['bullseye', 'bullseye']), **kwargs)
+
+    @decorators.idempotent_id('5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d83')
+    def test_a_daemon_killed_by_the_forced_call_is_the_rows_finding(self):
+        # tunnelled-with-native-tls: libvirt 7.0's daemon dies of it.
+        row = matrix._conformance_row(self.runner(), 'volume',
+                                      ('TUNNELLED', 'TLS'), {})
+        self.assertTrue(row['agrees'], row)
+        self.assertEqual('libvirtd of h1 died', row['real'])
+        self.assertIn('tunnelled-tls', row['simulated'])
+
+    @decorators.idempotent_id('6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e94')
+    def test_a_lab_that_cannot_be_repaired_is_the_rows_outcome(self):
+        row = matrix._conformance_row(
+            self.runner(repair=LabError('libvirtd of h1 exited at start')),
+            'local', ('NON_SHARED_DISK',), {})
+        self.assertFalse(row['agrees'])
+        self.assertIn('lab error: internal error: client socket is closed',
+                      row['real'])
+        self.assertIn('could not be repaired: libvirtd of h1 exited at '
+                      'start', row['real'])
+
+    @decorators.idempotent_id('7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9fa5')
+    def test_every_cell_and_row_of_a_broken_pair_is_recorded(self):
+        recorder = matrix.Recorder.in_memory()
+        with mock.patch.object(matrix, 'Lab', FakeLab), \
+                mock.patch.object(matrix.scenario, 'FaultRunner',
+                                  FakeRunner):
+            cells, rows = matrix.run_pair(
+                'bullseye', 'bullseye', list(matrix.CASES.values()), 'ut',
+                lambda message: None, recorder)
+        self.assertEqual(len(matrix.CASES), len(cells))
+        self.assertEqual({'failed'}, {c.outcome for c in cells})
+        self.assertIn('(libvirtd of h1 died)', cells[0].error)
+        self.assertEqual(len(matrix.conformance.FORCED
+                             + matrix.conformance.HARMLESS), len(rows))
+        self.assertEqual(len(cells), len(recorder.results['cells']))
+        self.assertEqual(len(rows), len(recorder.results['conformance']))
+
+    @decorators.idempotent_id('8e9f0a1b-2c3d-4e4f-9a5b-6c7d8e9f0ab6')
+    def test_a_lab_that_does_not_come_up_makes_its_cells_not_run(self):
+        class NoLab(FakeLab):
+            def up(self):
+                raise LabError('libvirtd of h1 exited at start: boom')
+        with mock.patch.object(matrix, 'Lab', NoLab):
+            cells, rows = matrix.run_pair(
+                'bullseye', 'sid', [matrix.CASES['live']], 'ut',
+                lambda message: None)
+        self.assertEqual([('bullseye', 'sid'), ('sid', 'bullseye')],
+                         [(c.source, c.destination) for c in cells])
+        self.assertEqual({'not run'}, {c.outcome for c in cells})
+        self.assertIn('the lab did not come up: libvirtd of h1 exited',
+                      cells[0].error)
+
+
+class TestResultsAreKept(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.prefix = self.useFixture(fixtures.TempDir()).path + '/'
+        for target in ('guestimage.build', 'chroots.build'):
+            self.useFixture(fixtures.MockPatch(
+                'migtests.lab.matrix.' + target))
+
+    def results(self):
+        with open(self.prefix + 'results.json') as f:
+            return json.load(f)
+
+    @decorators.idempotent_id('9f0a1b2c-3d4e-4f5a-8b6c-7d8e9f0a1bc7')
+    def test_written_as_each_cell_ends(self):
+        seen = []
+
+        def pair(a, b, cases, name, progress, recorder, stop):
+            for source, destination in ((a, b), (b, a)):
+                recorder.cell(matrix.Cell(source, destination, 'live', 'ok'))
+                seen.append(len(self.results()['cells']))
+        with mock.patch.object(matrix, 'run_pair', pair):
+            results = matrix.run_matrix(['bullseye', 'sid'], ['live'],
+                                        self.prefix, lambda m: None,
+                                        only_pairs=[('bullseye', 'sid')])
+        self.assertEqual([1, 2], seen)
+        self.assertTrue(results['complete'])
+        self.assertTrue(self.results()['complete'])
+
+    @decorators.idempotent_id('0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2cd8')
+    def test_an_interrupt_writes_what_ran_and_stops_every_pair(self):
+        stopped = []
+        first_cell = threading.Event()
+
+        def pair(a, b, cases, name, progress, recorder, stop):
+            recorder.cell(matrix.Cell(a, b, 'live', 'ok'))
+            first_cell.set()
+            stopped.append(stop.wait(10))
+
+        def interrupted_wait(futures, timeout=None):
+            first_cell.wait(10)
+            raise KeyboardInterrupt
+        with mock.patch.object(matrix, 'run_pair', pair), \
+                mock.patch.object(matrix.concurrent.futures, 'wait',
+                                  interrupted_wait):
+            self.assertRaises(KeyboardInterrupt, matrix.run_matrix,
+                              ['bullseye', 'sid'], ['live'], self.prefix,
+                              lambda m: None,
+                              only_pairs=[('bullseye', 'sid')])
+        self.assertEqual([True], stopped)
+        results = self.results()
+        self.assertFalse(results['complete'])
+        self.assertEqual(1, len(results['cells']))
+        with open(self.prefix + 'report.md') as f:
+            self.assertIn('**Incomplete run**: 1 of 2 cells ran', f.read())
+        self.assertEqual(['report.html', 'report.md', 'results.json'],
+                         sorted(os.listdir(self.prefix)))

@@ -1,0 +1,48 @@
+"""Console scripts of the extras: one line naming the extra, exit 2."""
+
+import io
+from unittest import mock
+
+from tempest.lib import decorators
+import testtools
+
+from migtests import extras
+
+REQUIRES = ['pbr>=5.8.0', 'oslo.config>=9.0.0', 'tempest>=40.0.0',
+            'libvirt-python>=9.0.0; extra == "lab"',
+            "cryptography>=41.0 ; extra == 'lab'",
+            'nova<35,>=34.0.0; extra == "cloud"']
+
+
+class TestExtras(testtools.TestCase):
+
+    @decorators.idempotent_id('3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a61')
+    def test_missing_reads_the_extras_from_the_metadata(self):
+        installed = {'cryptography'}
+        with mock.patch.object(extras, '_installed', installed.__contains__):
+            self.assertEqual(['libvirt-python'],
+                             extras.missing('lab', REQUIRES))
+            self.assertEqual(['nova'], extras.missing('cloud', REQUIRES))
+            self.assertEqual([], extras.missing('other', REQUIRES))
+
+    @decorators.idempotent_id('4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b72')
+    def test_a_script_without_its_extra_says_which_in_one_line(self):
+        stderr = io.StringIO()
+        with mock.patch.object(extras, 'missing',
+                               lambda extra: ['libvirt-python']), \
+                mock.patch('sys.stderr', stderr):
+            exit_ = self.assertRaises(SystemExit, extras.lab)
+        self.assertEqual(2, exit_.code)
+        self.assertEqual('migtests-lab: needs the lab extra (not installed: '
+                         'libvirt-python): pip install "migtests[lab]"\n',
+                         stderr.getvalue())
+
+    @decorators.idempotent_id('5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c83')
+    def test_the_installed_plugin_requires_tempest_not_the_lab(self):
+        requires = extras.importlib.metadata.requires('migtests')
+        base = [r.split(';')[0] for r in requires if 'extra' not in r]
+        self.assertIn('tempest', [extras._NAME.match(r).group(1).lower()
+                                  for r in base])
+        for name in ('libvirt-python', 'cryptography', 'nova'):
+            self.assertNotIn(name, [extras._NAME.match(r).group(1)
+                                    for r in base])

@@ -54,6 +54,11 @@ class Record:
                 'reason': found['why'] or ''})
             self.write()
 
+    def passed(self, prefix):
+        """How many tests whose id starts with ``prefix`` passed."""
+        return sum(t['status'] == 'ok' and t['id'].startswith(prefix)
+                   for t in self.data['tests'])
+
     def finish(self, verdict, complete=True):
         self.data.update(verdict=verdict, complete=complete)
         self.write()
@@ -103,8 +108,9 @@ def totals(output):
     return found
 
 
-def verdict(returncode, counts):
-    """(exit status, reason) of a Tempest run."""
+def verdict(returncode, counts, plugin_passed=None, min_passed=0):
+    """(exit status, reason) of a Tempest run; ``plugin_passed``: how many
+    of the plugin's tests passed, of which the job wants ``min_passed``."""
     if counts['Failed']:
         return 1, '%d test(s) failed' % counts['Failed']
     if returncode != 0:
@@ -112,14 +118,16 @@ def verdict(returncode, counts):
     if not counts['Passed']:
         return 1, 'no test passed (%d skipped): nothing was proven' \
             % counts['Skipped']
+    if plugin_passed is not None and plugin_passed < min_passed:
+        return 1, 'only %d of the plugin\'s tests passed, the job wants %d' \
+            % (plugin_passed, min_passed)
     return 0, 'all %d test(s) that ran passed' % counts['Passed']
 
 
 def workspace(cloud, zuul_dir, job, results):
-    """The Tempest workspace for the job; returns (path, regex, notes)."""
+    """The Tempest workspace for the job; returns (path, variables, notes)."""
     jobs = tempestconf.load_jobs(zuul_dir)
     variables = tempestconf.job_vars(jobs, job)
-    regex = tempestconf.selection(variables)
     settings, notes = tempestconf.compose(
         tempestconf.job_settings(variables),
         cloud_module.tempest_values(cloud),
@@ -130,14 +138,16 @@ def workspace(cloud, zuul_dir, job, results):
                 os.path.join(results, 'workspace.yaml'), '--name',
                 'migtests-job', path])
     tempestconf.write(settings, os.path.join(path, 'etc', 'tempest.conf'))
-    return path, regex, notes
+    return path, variables, notes
 
 
-def run_tempest(cloud, path, regex, concurrency, record):
+def run_tempest(cloud, path, regex, exclude, concurrency, record):
     log = os.path.join(cloud.results, 'tempest.log')
     command = ['ip', 'netns', 'exec', cloud.lab.storage_ns,
                cloud.bin('tempest'),
                'run', '--regex', regex, '--concurrency', str(concurrency)]
+    if exclude:
+        command += ['--exclude-regex', exclude]
     output = []
     with open(log, 'w') as f:
         proc = subprocess.Popen(command, cwd=path, stdout=subprocess.PIPE,
@@ -200,22 +210,28 @@ def _main(argv):
             print('cloud up in %.0f s: %s' % (cloud.timings['up'],
                                               _figures(cloud.timings)),
                   flush=True)
-            path, regex, notes = workspace(cloud, args.zuul_dir, args.job,
-                                           cloud.results)
+            path, variables, notes = workspace(cloud, args.zuul_dir,
+                                               args.job, cloud.results)
+            regex = tempestconf.selection(variables)
+            exclude = tempestconf.exclusion(variables)
         except (LabError, tempestconf.JobError) as exc:
             print('migtests-job: %s' % exc, file=sys.stderr)
             record.finish('the cloud did not come up: %s' % exc, False)
             return 1
         for note in notes:
             print('tempest.conf: %s' % note)
-        print('running %s (job %s) ...' % (regex, args.job), flush=True)
+        print('running %s%s (job %s) ...' % (
+            regex, ', excluding %s' % exclude if exclude else '', args.job),
+            flush=True)
         record.stage('tempest', regex=regex, cloud_up_seconds=cloud.timings[
             'up'], tempest_conf_notes=notes)
         tempest_started = time.monotonic()
-        returncode, output = run_tempest(cloud, path, regex,
+        returncode, output = run_tempest(cloud, path, regex, exclude,
                                          args.concurrency, record)
         counts = totals(output)
-        status, reason = verdict(returncode, counts)
+        status, reason = verdict(
+            returncode, counts, record.passed('migtests.'),
+            tempestconf.min_passed(variables))
         record.data.update(totals=counts, tempest_seconds=round(
             time.monotonic() - tempest_started, 1))
         record.finish('passed' if status == 0 else 'failed: ' + reason)

@@ -16,7 +16,7 @@ import yaml
 
 from migtests.cloud import configs
 
-DEFAULT_JOB = 'migtests-multinode-base'
+DEFAULT_JOB = 'migtests-multinode'
 
 
 class JobError(Exception):
@@ -71,6 +71,16 @@ def selection(variables):
     if not regex:
         raise JobError('the job sets no tempest_test_regex')
     return regex
+
+
+def exclusion(variables):
+    """The job's exclude regex (tempest_exclude_regex), or None."""
+    return variables.get('tempest_exclude_regex') or None
+
+
+def min_passed(variables):
+    """How many of the plugin's tests must pass (migtests_min_passed)."""
+    return int(variables.get('migtests_min_passed') or 0)
 
 
 def job_settings(variables):

@@ -41,7 +41,7 @@ class TestJobDefinition(base.TestCase):
 
     @decorators.idempotent_id('0d7a8a43-4f56-4a37-9d7e-1a3f0a0e3c11')
     def test_selection_is_the_jobs_regex(self):
-        variables = tempestconf.job_vars(self.jobs, 'migtests-noble')
+        variables = tempestconf.job_vars(self.jobs, 'migtests-multinode')
         regex = tempestconf.selection(variables)
         self.assertRegex('migtests.api.compute.test_live_migration.X', regex)
         self.assertRegex(
@@ -52,7 +52,7 @@ class TestJobDefinition(base.TestCase):
     @decorators.idempotent_id('2b0f5e0c-60a4-4c4e-8b3d-6f3a3c2d9e52')
     def test_settings_inherited_from_the_base_job(self):
         settings = tempestconf.job_settings(
-            tempestconf.job_vars(self.jobs, 'migtests-noble'))
+            tempestconf.job_vars(self.jobs, 'migtests-multinode'))
         self.assertEqual(2, settings['compute']['min_compute_nodes'])
         self.assertTrue(
             settings['compute-feature-enabled']['live_migration'])
@@ -217,6 +217,19 @@ class TestVerdict(base.TestCase):
         self.assertEqual(1, status)
         self.assertIn('no test passed', reason)
 
+    @decorators.idempotent_id('8b9c0d1e-2f3a-4b4c-9d5e-6f7a80910324')
+    def test_too_few_plugin_tests_passed_is_red(self):
+        counts = job.totals(self.OUTPUT % 0)
+        jobs = tempestconf.load_jobs(ZUUL_DIR)
+        wanted = tempestconf.min_passed(tempestconf.job_vars(
+            jobs, tempestconf.DEFAULT_JOB))
+        self.assertGreater(wanted, 0)
+        status, reason = job.verdict(0, counts, wanted - 1, wanted)
+        self.assertEqual(1, status)
+        self.assertIn("only %d of the plugin's tests passed" % (wanted - 1),
+                      reason)
+        self.assertEqual(0, job.verdict(0, counts, wanted, wanted)[0])
+
     @decorators.idempotent_id('7a8b9c0d-1e2f-4a3b-4c5d-6e7f80910213')
     def test_bad_usage_is_one_line_and_exit_2(self):
         stderr = io.StringIO()
@@ -238,7 +251,7 @@ class TestJobRecord(base.TestCase):
     def test_each_test_is_written_as_it_ends(self):
         with tempfile.TemporaryDirectory() as results:
             path = os.path.join(results, 'results.json')
-            record = job.Record(path, 'migtests-noble')
+            record = job.Record(path, 'migtests-multinode')
 
             def written():
                 with open(path) as f:

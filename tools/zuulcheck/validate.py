@@ -16,6 +16,17 @@
    live_migration_* option or a migration flag.
 4. The plugin's Tempest-facing modules parse under the Python of every
    job's platform (``migtests_python``).
+5. Every job a pipeline of this project runs is frozen as Zuul would freeze
+   it for a change to this repository (freeze.py, against upstream.yaml):
+   a variant matches the branch, every play matches a node, every label
+   is offered, devstack's own [libvirt] writes are removed on every
+   compute, the selection holds the plugin's tests and none upstream
+   excludes, and a run that passed too few of them fails.
+
+    python -m tools.zuulcheck.validate --report [REPOSITORY_ROOT]
+
+prints each frozen job: inheritance, checkouts, nodeset and groups, which
+play runs on which nodes, the tests selected.
 
 Exit status 0 when clean; 1 with one line per problem; 2 on bad usage.
 """
@@ -31,25 +42,21 @@ import yaml
 from zuul import configloader
 from zuul import model
 
+from tools.zuulcheck import freeze
+
 # Jobs, nodesets and templates defined in repositories this one builds on.
-UPSTREAM_JOBS = frozenset({
-    'base', 'devstack', 'devstack-multinode', 'devstack-tempest',
-    'tempest-full-py3', 'tempest-multinode-full-py3',
-    'tempest-multinode-full-base', 'nova-live-migration',
-})
-UPSTREAM_NODESETS = frozenset({
-    'openstack-two-node-xenial', 'openstack-two-node-bionic',
-    'openstack-two-node-focal', 'openstack-two-node-jammy',
-    'openstack-two-node-noble',
-})
+_UPSTREAM = freeze.load_upstream()
+UPSTREAM_JOBS = frozenset(_UPSTREAM['jobs'])
+UPSTREAM_NODESETS = frozenset(_UPSTREAM['nodesets'])
 UPSTREAM_TEMPLATES = frozenset({'openstack-python3-jobs',
                                 'check-requirements'})
 PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
 
 # What shipped defaults forbid: [libvirt] live_migration_* options and the
 # raw flag options or flag names, wherever a job could set them.
-FORBIDDEN = re.compile(r'live_migration_\w+|\w*migration_flag|VIR_MIGRATE_\w+',
-                       re.IGNORECASE)
+# (A test name such as test_live_migration_with_trunk is no option.)
+FORBIDDEN = re.compile(r'(?<!\w)live_migration_\w+|\w*migration_flag|'
+                       r'VIR_MIGRATE_\w+', re.IGNORECASE)
 
 # The plugin modules Tempest imports on the job's node.
 PLUGIN_MODULES = ('migtests/__init__.py', 'migtests/plugin.py',
@@ -184,19 +191,33 @@ def _playbook_problems(root, relative, conf, path):
     return problems
 
 
-def _forbidden_in(value, where):
+def _restores_or_reads(task):
+    """A playbook task that removes options (a module with state: absent)
+    or only reads (changed_when: false, no module argument that writes a
+    line, option, value or content): it cannot set an option."""
+    modules = [v for v in task.values() if isinstance(v, dict)]
+    if any(m.get('state') == 'absent' for m in modules):
+        return True
+    return task.get('changed_when') is False and not any(
+        {'line', 'value', 'option', 'content'} & set(m) for m in modules)
+
+
+def _forbidden_in(value, where, playbook=False):
     """Paths in a variable tree whose key or string names a forbidden
-    setting."""
+    setting (in a playbook, tasks that only remove or read are fine)."""
     found = []
+    if playbook and isinstance(value, dict) and 'name' in value and \
+            _restores_or_reads(value):
+        return found
     if isinstance(value, dict):
         for key, sub in value.items():
             here = '%s.%s' % (where, key)
             if FORBIDDEN.search(str(key)):
                 found.append(here)
-            found += _forbidden_in(sub, here)
+            found += _forbidden_in(sub, here, playbook)
     elif isinstance(value, list):
         for index, sub in enumerate(value):
-            found += _forbidden_in(sub, '%s[%d]' % (where, index))
+            found += _forbidden_in(sub, '%s[%d]' % (where, index), playbook)
     elif isinstance(value, str) and FORBIDDEN.search(value):
         found.append('%s = %r' % (where, value))
     return found
@@ -222,7 +243,7 @@ def shipped_defaults_problems(root, items):
                 problems.append('%s: %s' % (os.path.relpath(path, root),
                                             ' '.join(str(exc).split())))
                 continue
-        for hit in _forbidden_in(tree, 'playbook'):
+        for hit in _forbidden_in(tree, 'playbook', playbook=True):
             problems.append('%s: sets %s: jobs must run with the migration '
                             'configuration Nova ships'
                             % (os.path.relpath(path, root), hit))
@@ -253,6 +274,37 @@ def python_problems(root, items):
     return problems
 
 
+def pipeline_jobs(items):
+    """Every job a pipeline of this project runs (through its templates
+    too), in order."""
+    templates = {c['name']: c for _, k, c in items
+                 if k == 'project-template'}
+    names = []
+    for _, kind, conf in items:
+        if kind != 'project':
+            continue
+        for source in [conf] + [templates[t] for t in conf.get(
+                'templates', []) if t in templates]:
+            for job in _pipeline_jobs(source):
+                if job not in names:
+                    names.append(job)
+    return names
+
+
+def frozen_jobs(items):
+    local_jobs = {c['name']: c for _, k, c in items if k == 'job'}
+    return [freeze.freeze(name, local_jobs, _UPSTREAM)
+            for name in pipeline_jobs(items) if name in local_jobs]
+
+
+def freeze_problems(root, items):
+    nodesets = {c['name']: c for _, k, c in items if k == 'nodeset'}
+    found = []
+    for frozen in frozen_jobs(items):
+        found += freeze.problems(frozen, root, nodesets, _UPSTREAM)
+    return found
+
+
 def validate(root):
     """Problems found (one line each); empty when the configuration is
     valid."""
@@ -260,25 +312,37 @@ def validate(root):
         items = load(root)
     except ValueError as exc:
         return [str(exc)]
-    return (zuul_problems(items) + reference_problems(root, items)
-            + shipped_defaults_problems(root, items)
-            + python_problems(root, items))
+    problems = (zuul_problems(items) + reference_problems(root, items)
+                + shipped_defaults_problems(root, items)
+                + python_problems(root, items))
+    if not problems:    # freezing needs references that resolve
+        problems += freeze_problems(root, items)
+    return problems
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) > 1:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show = '--report' in argv
+    argv = [a for a in argv if a != '--report']
+    if len(argv) > 1 or any(a.startswith('-') for a in argv):
         sys.stderr.write('usage: python -m tools.zuulcheck.validate '
-                         '[REPOSITORY_ROOT]\n')
+                         '[--report] [REPOSITORY_ROOT]\n')
         return 2
     root = argv[0] if argv else '.'
     problems = validate(root)
+    if show and not problems:
+        items = load(root)
+        nodesets = {c['name']: c for _, k, c in items if k == 'nodeset'}
+        for frozen in frozen_jobs(items):
+            print('\n'.join(freeze.report(frozen, root, nodesets,
+                                          _UPSTREAM)))
     for problem in problems:
         print(problem)
     if problems:
         return 1
     print('zuul.d: %d items valid (Zuul\'s loader and schemas, references, '
-          'shipped defaults, plugin Python syntax)' % len(load(root)))
+          'shipped defaults, plugin Python syntax); %d pipeline jobs frozen '
+          'and checked' % (len(load(root)), len(frozen_jobs(load(root)))))
     return 0
 
 

@@ -99,7 +99,11 @@ def _settings(args):
     try:
         conf = migration_conf.make_conf(config_files=args.config_file)
         for name, value in args.set:
-            conf.set_override(name, value, group=migration_conf.GROUP)
+            try:
+                conf.set_override(name, value, group=migration_conf.GROUP)
+            except ValueError as exc:   # the option's type or range
+                raise BadInput('--set %s=%s: %s' % (
+                    name, value, str(exc).splitlines()[0])) from None
         return migration_conf.load_settings(conf)
     except cfg.ConfigFilesNotFoundError as exc:
         raise BadInput('config file not found: %s'

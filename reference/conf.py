@@ -64,15 +64,16 @@ libvirt_migration_opts = [
                 help='Permit switching to post-copy when a migration does '
                      'not converge. A permission, not a demand: used only '
                      'where both hosts support it (libvirt >= 1.3.3, '
-                     'QEMU >= 2.5), not for a paused guest, and not through '
+                     'QEMU >= 2.6), not for a paused guest, and not through '
                      'the tunnel.'),
     cfg.BoolOpt('live_migration_permit_auto_converge',
                 default=False,
                 help='Permit throttling the guest\'s vCPUs so that a busy '
-                     'guest converges (libvirt >= 1.2.3). Not used together '
-                     'with post-copy.'),
+                     'guest converges (libvirt >= 1.2.3, QEMU >= 1.6). Not '
+                     'used together with post-copy.'),
+    # QEMU's multifd-channels is a uint8 (qapi/migration.json).
     cfg.IntOpt('live_migration_parallel_connections',
-               default=1, min=1, max=256,
+               default=1, min=1, max=255,
                help='Number of parallel connections for the memory stream '
                     '(VIR_MIGRATE_PARALLEL; libvirt >= 5.2.0 and '
                     'QEMU >= 4.0 on both hosts). 1 disables it.'),

@@ -39,7 +39,7 @@ def plan_migration(settings, source, destination, request):
     tunnel_setting = settings.tunnelled_for(operation)
     copy = _storage_copy(operation, request, hosts, decisions)
     tls = _choose_native_tls(settings, tunnel_setting, hosts, decisions)
-    parallel = _choose_parallel(settings, hosts, decisions)
+    parallel = _choose_parallel(settings, hosts, tls, decisions)
     post_copy = _choose_post_copy(settings, request, hosts, parallel,
                                   decisions)
     tunnel, copy = _choose_tunnel(settings, tunnel_setting, request, hosts,
@@ -198,7 +198,7 @@ def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
     return True
 
 
-def _choose_parallel(settings, hosts, decisions):
+def _choose_parallel(settings, hosts, tls, decisions):
     wanted = settings.parallel_connections
     if wanted <= 1:
         return 1
@@ -206,6 +206,13 @@ def _choose_parallel(settings, hosts, decisions):
         decisions.append(Decision(
             'no parallel connections', 'VIR_MIGRATE_PARALLEL needs %s on '
             'both hosts (%s)' % (_requirement('parallel'), _pair(hosts))))
+        return 1
+    if tls and not supports('parallel_with_tls', *hosts):
+        decisions.append(Decision(
+            'no parallel connections, native TLS kept',
+            'parallel connections carry TLS only with %s on both hosts '
+            '(%s): the encryption matters more than the speed'
+            % (_requirement('parallel_with_tls'), _pair(hosts))))
         return 1
     decisions.append(Decision(
         'VIR_MIGRATE_PARALLEL, %d connections' % wanted,
@@ -246,7 +253,17 @@ def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
         decisions.append(Decision(
             'not tunnelled', 'live_migration_tunnelled = false'))
         return False, copy
+    hazard = [h for h in hosts if supports('tunnel_may_copy_storage', h)]
     if tunnel_setting is True:
+        if hazard:
+            raise MigrationRefused(
+                'tunnelled-storage-hazard',
+                'tunnelled migration is unsafe with %s: with %s, libvirt '
+                'may copy storage through the tunnel although none is asked '
+                'for (fixed in 7.6.0), shared volumes included: set '
+                '[libvirt] live_migration_tunnelled = false (or unset it), '
+                'or upgrade libvirt' % (_pair(hosts), _requirement(
+                    'tunnel_may_copy_storage')))
         if copy.flag is not None:
             copy = _tunnelled_storage_copy(request, hosts, copy, decisions)
         decisions.append(Decision(
@@ -260,6 +277,8 @@ def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
         ('over qemu+tcp a tunnel encrypts nothing', settings.scheme == 'tcp'),
         ('post-copy is in use', post_copy),
         ('parallel connections are in use', parallel > 1),
+        ('with %s, libvirt may copy storage through a tunnel (fixed in '
+         '7.6.0)' % _requirement('tunnel_may_copy_storage'), bool(hazard)),
     ) if applies]
     if why_not:
         decisions.append(Decision(

@@ -88,12 +88,15 @@ FEATURES = {f.name: f for f in (
     Feature('migrate_to_uri3', _DOMAIN_DOC + ': virDomainMigrateToURI3 '
             'since 1.1.0', libvirt_since=V('1.1.0')),
     Feature('auto_converge', _DOMAIN_DOC + ': VIR_MIGRATE_AUTO_CONVERGE '
-            'since 1.2.3', libvirt_since=V('1.2.3')),
+            'since 1.2.3; QEMU qapi/migration.json: auto-converge since 1.6 '
+            '(Nova MIN_QEMU_AUTO_CONVERGE)',
+            libvirt_since=V('1.2.3'), qemu_since=V('1.6.0')),
     Feature('migrate_disks', _DOMAIN_DOC + ': VIR_MIGRATE_PARAM_MIGRATE_DISKS '
             'since 1.2.17', libvirt_since=V('1.2.17')),
     Feature('post_copy', _DOMAIN_DOC + ': VIR_MIGRATE_POSTCOPY since 1.3.3; '
-            'Nova MIN_QEMU_POSTCOPY_VERSION 2.5.0',
-            libvirt_since=V('1.3.3'), qemu_since=V('2.5.0')),
+            'QEMU qapi/migration.json: postcopy-ram since 2.6 (2.5 has only '
+            'x-postcopy-ram, which libvirt does not ask for)',
+            libvirt_since=V('1.3.3'), qemu_since=V('2.6.0')),
     Feature('persistent_xml', _DOMAIN_DOC + ': VIR_MIGRATE_PARAM_PERSIST_XML '
             'since 1.3.4', libvirt_since=V('1.3.4')),
     Feature('native_tls', 'libvirt 4.4.0 release notes (NBD over TLS); '
@@ -102,6 +105,9 @@ FEATURES = {f.name: f for f in (
     Feature('parallel', _DOMAIN_DOC + ': VIR_MIGRATE_PARALLEL since 5.2.0; '
             'QEMU multifd since 4.0',
             libvirt_since=V('5.2.0'), qemu_since=V('4.0.0')),
+    Feature('parallel_with_tls', 'QEMU 5.2: the multifd channels carry '
+            'TLS (TLS handshake on every channel); before it parallel '
+            'connections are plain', qemu_since=V('5.2.0')),
     Feature('parallel_with_post_copy', 'QEMU 10.1 release notes: multifd '
             'together with postcopy; before it the guest can end SHUTOFF',
             qemu_since=V('10.1.0')),
@@ -129,6 +135,13 @@ FEATURES = {f.name: f for f in (
             qemu_since=V('10.0.0')),
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
             'NON_SHARED_INC copied nothing since 7.3.0',
+            libvirt_since=V('7.3.0'), libvirt_until=V('7.6.0')),
+    # The same libvirt bug "could trigger migration of storage when
+    # VIR_MIGRATE_TUNNELLED is requested": a tunnel there may copy disks
+    # nobody asked to copy, shared volumes included.
+    Feature('tunnel_may_copy_storage', 'libvirt 7.6.0 release notes: the '
+            'storage-migration bug of 7.3.0 could also trigger a storage '
+            'copy when VIR_MIGRATE_TUNNELLED is requested',
             libvirt_since=V('7.3.0'), libvirt_until=V('7.6.0')),
 )}
 

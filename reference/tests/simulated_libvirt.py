@@ -343,6 +343,12 @@ BEHAVIOUR = (
               % ', '.join(_non_local_copied(c)),
               _MEASURED_9_0 + ' (NON_SHARED_DISK); legacy tunnelled copy',
               hazard=True),
+    Behaviour('tunnel-copies-storage',
+              lambda c: c.has('TUNNELLED')
+              and c.either('tunnel_may_copy_storage'),
+              None, 'libvirt 7.3.0 to 7.5.x may copy storage through the '
+              'tunnel although none was asked for',
+              'libvirt 7.6.0 release notes', hazard=True),
     Behaviour('incremental-copy-broken',
               lambda c: c.has('NON_SHARED_INC')
               and c.either('non_shared_inc_broken'),

@@ -41,6 +41,7 @@ REQUESTS = (
 # "false" settings must never be refused on hosts from libvirt 1.2.17 on.
 EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
                                'tunnelled-selective-disks',
+                               'tunnelled-storage-hazard',
                                'native-tls-unsupported'})
 
 

@@ -90,6 +90,10 @@ class TestCli(base.TestCase):
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_scheme=ftp'], 'ftp'),
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
+          'live_migration_parallel_connections=256'],
+         'live_migration_parallel_connections=256: Should be less than or '
+         'equal to 255'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_flag=VIR_MIGRATE_FAST'], 'VIR_MIGRATE_FAST'),
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_flag=VIR_MIGRATE_UNSAFE'], 'corrupt'),

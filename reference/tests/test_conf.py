@@ -62,6 +62,8 @@ class TestOptions(base.TestCase):
 
     @ddt.data(('live_migration_scheme', 'ftp'),
               ('live_migration_parallel_connections', '0'),
+              # QEMU's multifd-channels is a uint8.
+              ('live_migration_parallel_connections', '256'),
               ('live_migration_downtime', '10'),
               ('live_migration_timeout_action', 'explode'))
     @ddt.unpack

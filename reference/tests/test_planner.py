@@ -183,6 +183,23 @@ class TestTunnelledTrue(base.TestCase):
         self.assertRefused('tunnelled-storage-copy', plan, self.OPTS,
                            XENIAL_131, BOOKWORM, request('vda:local'))
 
+    @ddt.data(('7.3.0', '7.4.0'), ('7.5.0', '7.0.0'), ('9.0.0', '7.4.0'))
+    @ddt.unpack
+    def test_any_tunnel_on_libvirt_7_3_to_7_5_is_refused(self, src, dst):
+        # libvirt 7.6.0 NEWS: the tunnel could copy storage nobody asked
+        # for, shared volumes included, even for a live migration.
+        exc = self.assertRefused(
+            'tunnelled-storage-hazard', plan, self.OPTS, host(src, '6.0'),
+            host(dst, '6.0'), request('vda:volume', shared_storage=True))
+        self.assertIn('fixed in 7.6.0', exc.message)
+        self.assertIn('live_migration_tunnelled = false', exc.message)
+
+    @ddt.data('7.2.0', '7.6.0')
+    def test_tunnel_just_outside_the_7_3_window_is_used(self, libvirt):
+        result = plan(self.OPTS, host(libvirt, '6.0'),
+                      req=request('vda:volume', shared_storage=True))
+        self.assertIn(TUNNELLED, result.flags)
+
 
 class TestTunnelledFalse(base.TestCase):
     def test_never_tunnelled(self):
@@ -223,6 +240,13 @@ class TestAutoTransport(base.TestCase):
         self.assertEqual(tls, TLS in result.flags)
         self.assertEqual(tunnelled, TUNNELLED in result.flags)
         self.assertTrue(result.uri.startswith('qemu+%s://' % scheme))
+
+    def test_auto_never_tunnels_on_libvirt_7_3_to_7_5(self):
+        result = plan({'live_migration_scheme': 'tls'}, host('7.4.0', '6.0'),
+                      req=request('vda:volume', shared_storage=True))
+        self.assertNotIn(TUNNELLED, result.flags)
+        why = [d.why for d in result.decisions if 'not tunnelled' in d.what]
+        self.assertIn('libvirt may copy storage through a tunnel', why[0])
 
     def test_plain_native_says_the_stream_is_not_encrypted(self):
         result = plan(req=request('vda:local'))
@@ -293,6 +317,24 @@ class TestPermits(base.TestCase):
         (host('12.8.0', '11.1'), {'live_migration_parallel_connections': 4,
                                   'live_migration_permit_post_copy': True},
          False, {PARALLEL, POSTCOPY}, set()),
+        # postcopy-ram since QEMU 2.6; 2.5 has only x-postcopy-ram.
+        (host('1.3.3', '2.5'), {'live_migration_permit_post_copy': True},
+         False, set(), {POSTCOPY}),
+        (host('1.3.3', '2.6'), {'live_migration_permit_post_copy': True},
+         False, {POSTCOPY}, set()),
+        # auto-converge since QEMU 1.6.
+        (host('1.2.3', '1.5'), {'live_migration_permit_auto_converge': True},
+         False, set(), {AUTO_CONVERGE}),
+        (host('1.2.3', '1.6'), {'live_migration_permit_auto_converge': True},
+         False, {AUTO_CONVERGE}, set()),
+        # Parallel connections carry TLS from QEMU 5.2: before it the
+        # encryption is kept and the parallel connections dropped.
+        (host('6.0.0', '5.1'), {'live_migration_parallel_connections': 4,
+                                'live_migration_with_native_tls': True},
+         False, {TLS}, {PARALLEL}),
+        (host('6.0.0', '5.2'), {'live_migration_parallel_connections': 4,
+                                'live_migration_with_native_tls': True},
+         False, {TLS, PARALLEL}, set()),
     )
     @ddt.unpack
     def test_permit(self, stack, options, paused, present, absent):
@@ -303,6 +345,14 @@ class TestPermits(base.TestCase):
             self.assertEqual(4, result.params['parallel.connections'])
         else:
             self.assertNotIn('parallel.connections', result.params)
+
+    def test_parallel_dropped_for_tls_says_why(self):
+        result = plan({'live_migration_parallel_connections': 4,
+                       'live_migration_with_native_tls': True},
+                      host('6.0.0', '5.1'))
+        why = {d.what: d.why for d in result.decisions}
+        self.assertIn('QEMU >= 5.2.0',
+                      why['no parallel connections, native TLS kept'])
 
     def test_every_permit_left_out_is_explained(self):
         result = plan({'live_migration_permit_post_copy': True,

@@ -80,6 +80,8 @@ FACTS = (
      None),
     (host('7.4.0', '6.0'), ('NON_SHARED_INC',), {'migrate_disks': ['vda']},
      'vda:local', None, 'incremental-copy-broken', set()),
+    (host('7.4.0', '6.0'), ('TUNNELLED',), {}, 'vda:volume', None,
+     'tunnel-copies-storage', None),
     (host('1.3.1', '2.5'), ('POSTCOPY',), {}, '', 'VIR_ERR_INVALID_ARG',
      None, None),
     (host('1.2.17', '2.5'), ('TLS',), {}, '', 'VIR_ERR_INVALID_ARG', None,

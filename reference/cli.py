@@ -86,6 +86,10 @@ def build_parser():
                    help='both hosts have native TLS certificates configured')
     p.add_argument('--dest', default='dest', metavar='HOST',
                    help='destination host name or address')
+    p.add_argument('--dest-inbound-addr', metavar='ADDR',
+                   help='the destination\'s [libvirt] '
+                   'live_migration_inbound_addr (Nova passes it to the '
+                   'source as target_connect_addr)')
     p.add_argument('--config-file', action='append', default=[],
                    metavar='FILE', help='a config file with a [libvirt] '
                    'section (repeat)')
@@ -115,9 +119,10 @@ def _settings(args):
         raise BadInput(str(exc).splitlines()[0])
 
 
-def _validate_dest(dest):
+def _validate_dest(dest, option='--dest'):
     if not dest or any(ch in dest for ch in '/@?# \t'):
-        raise BadInput('--dest %r: expected a host name or address' % dest)
+        raise BadInput('%s %r: expected a host name or address'
+                       % (option, dest))
     return dest
 
 
@@ -143,7 +148,10 @@ def run(argv, stdout, stderr):
             disks=tuple(args.disk),
             shared_storage=args.shared_storage,
             paused=args.paused,
-            guest_hypervisor=args.hypervisor)
+            guest_hypervisor=args.hypervisor,
+            destination_inbound_addr=_validate_dest(
+                args.dest_inbound_addr, '--dest-inbound-addr')
+            if args.dest_inbound_addr is not None else None)
         _check_disk_targets(request)
     except BadInput as exc:
         stderr.write('migtests-plan: error: %s\n' % exc)

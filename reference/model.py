@@ -49,6 +49,9 @@ class MigrationRequest:
     memory_mib: int = 0
     destination_xml: str | None = None
     persistent_xml: str | None = None
+    # The destination's own [libvirt] live_migration_inbound_addr, as Nova
+    # carries it (migrate_data.target_connect_addr); None when unset.
+    destination_inbound_addr: str | None = None
 
     def targets(self, *kinds):
         return [d.target for d in self.disks if d.kind in kinds]

@@ -357,18 +357,30 @@ def uri_host(address):
 
 def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
                     decisions):
-    target = settings.inbound_addr or request.destination
+    # live_migration_inbound_addr is where a host *receives* migrations:
+    # the destination's counts, and reaches the source with the request
+    # (Nova: migrate_data.target_connect_addr); the source's own is not
+    # used for an outgoing migration.
+    inbound = request.destination_inbound_addr
+    if settings.inbound_addr and settings.inbound_addr != inbound:
+        decisions.append(Decision(
+            'this host\'s live_migration_inbound_addr not used',
+            '%s is where this host receives migrations; an outgoing one '
+            'goes to the destination\'s own inbound address, or its name'
+            % settings.inbound_addr))
+    target = inbound or request.destination
     uri = 'qemu+%s://%s/system' % (settings.scheme, uri_host(target))
     params = {}
     if copy.disks is not None:
         params['migrate_disks'] = list(copy.disks)
     if settings.bandwidth:
         params['bandwidth'] = settings.bandwidth
-    if settings.inbound_addr and not tunnel:
-        params['migrate_uri'] = 'tcp://%s' % uri_host(settings.inbound_addr)
+    if inbound and not tunnel:
+        params['migrate_uri'] = 'tcp://%s' % uri_host(inbound)
         decisions.append(Decision(
             'migrate_uri = %s' % params['migrate_uri'],
-            'live_migration_inbound_addr sends the stream to that address'))
+            'the destination\'s live_migration_inbound_addr: the stream goes '
+            'to that address'))
         if tls and supports('tls_destination', *hosts):
             params['tls.destination'] = request.destination
             decisions.append(Decision(

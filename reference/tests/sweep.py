@@ -26,12 +26,14 @@ _PERMITS = (
      'live_migration_permit_post_copy': True},
 )
 
-# (request spec, operation, shared storage, paused)
+# (request spec, operation, shared storage, paused[, more request fields])
 REQUESTS = (
     ('vda:local', 'live', True, False),
     ('vda:local', 'auto', False, False),
     ('vda:local vdb:volume', 'block', False, False),   # the 2016 case
     ('vda:local vdb:volume', 'block', False, True),    # ... paused
+    ('vda:local vdb:volume', 'block', False, False,    # ... to the
+     {'destination_inbound_addr': '192.0.2.2'}),       # destination's address
     ('vda:local vdb:local hdc:readonly vdc:shareable', 'block', False, False),
     ('vda:volume', 'live', False, False),              # volume-backed
     ('vda:volume vdb:volume', 'auto', False, False),
@@ -84,9 +86,9 @@ def check_pair(pair, settings_list, result):
         source = base.host(*pair[0], tls_ready=tls_ready)
         destination = base.host(*pair[1], tls_ready=tls_ready)
         for options, settings in settings_list:
-            for spec, operation, shared, paused in REQUESTS:
+            for spec, operation, shared, paused, *more in REQUESTS:
                 req = base.request(spec, operation, shared_storage=shared,
-                                   paused=paused)
+                                   paused=paused, **(more[0] if more else {}))
                 result.combinations += 1
                 _check_one(options, settings, source, destination, req,
                            result)

@@ -52,6 +52,14 @@ class TestCli(base.TestCase):
         self.assertIn('URI:    qemu+tcp://compute2/system', out)
         self.assertIn('"migrate_disks": ["vda"]', out)
 
+    def test_destination_inbound_address(self):
+        status, out, _ = run(*SEED, '--dest', 'compute2',
+                             '--dest-inbound-addr', '192.0.2.12', '--json')
+        self.assertEqual(0, status)
+        result = json.loads(out)
+        self.assertEqual('qemu+tcp://192.0.2.12/system', result['uri'])
+        self.assertEqual('tcp://192.0.2.12', result['params']['migrate_uri'])
+
     def test_text_refusal(self):
         status, out, _ = run(*SEED, '--set', 'live_migration_tunnelled=true')
         self.assertEqual(3, status)
@@ -89,6 +97,8 @@ class TestCli(base.TestCase):
          'no_such'),
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_scheme=ftp'], 'ftp'),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--dest-inbound-addr',
+          'a b'], "--dest-inbound-addr 'a b'"),
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_parallel_connections=256'],
          'live_migration_parallel_connections=256: Should be less than or '

@@ -383,13 +383,15 @@ class TestApi(base.TestCase):
         self.assertIn('migrate_disks', exc.message)
 
     @ddt.data(({}, ('migrateToURI2', 'migrateToURI')),
-              ({'live_migration_inbound_addr': '192.0.2.2'},
-               ('migrateToURI2',)),
+              ({'inbound': '192.0.2.2'}, ('migrateToURI2',)),
               ({'live_migration_parallel_connections': 2}, ()))
     @ddt.unpack
     def test_fallbacks_only_where_every_param_is_carried(self, options,
                                                          fallbacks):
-        result = plan(options, req=request('vda:volume', 'live'))
+        options = dict(options)
+        inbound = options.pop('inbound', None)
+        result = plan(options, req=request(
+            'vda:volume', 'live', destination_inbound_addr=inbound))
         self.assertEqual(fallbacks, result.fallbacks)
 
     def test_no_fallback_once_a_disk_list_is_needed(self):
@@ -399,25 +401,39 @@ class TestApi(base.TestCase):
 @ddt.ddt
 class TestUriAndParams(base.TestCase):
     @ddt.data(
-        ({}, 'dest', 'qemu+tcp://dest/system', None),
-        ({'live_migration_scheme': 'ssh'}, 'dest', 'qemu+ssh://dest/system',
-         None),
-        ({'live_migration_inbound_addr': '192.0.2.2'}, 'dest',
+        # options, destination, its inbound address, URI, migrate_uri
+        ({}, 'dest', None, 'qemu+tcp://dest/system', None),
+        ({'live_migration_scheme': 'ssh'}, 'dest', None,
+         'qemu+ssh://dest/system', None),
+        ({}, 'dest', '192.0.2.2', 'qemu+tcp://192.0.2.2/system',
+         'tcp://192.0.2.2'),
+        ({}, 'dest', '2001:db8::2', 'qemu+tcp://[2001:db8::2]/system',
+         'tcp://[2001:db8::2]'),
+        ({}, '2001:db8::3', None, 'qemu+tcp://[2001:db8::3]/system', None),
+        # The source's own inbound address is where *it* receives
+        # migrations: it never redirects an outgoing one.
+        ({'live_migration_inbound_addr': '192.0.2.1'}, 'dest', None,
+         'qemu+tcp://dest/system', None),
+        ({'live_migration_inbound_addr': '192.0.2.1'}, 'dest', '192.0.2.2',
          'qemu+tcp://192.0.2.2/system', 'tcp://192.0.2.2'),
-        ({'live_migration_inbound_addr': '2001:db8::2'}, 'dest',
-         'qemu+tcp://[2001:db8::2]/system', 'tcp://[2001:db8::2]'),
-        ({}, '2001:db8::3', 'qemu+tcp://[2001:db8::3]/system', None),
     )
     @ddt.unpack
-    def test_uri(self, options, destination, uri, migrate_uri):
-        result = plan(options, req=request(destination=destination))
+    def test_uri(self, options, destination, inbound, uri, migrate_uri):
+        result = plan(options, req=request(
+            destination=destination, destination_inbound_addr=inbound))
         self.assertEqual(uri, result.uri)
         self.assertEqual(migrate_uri, result.params.get('migrate_uri'))
 
+    def test_the_sources_inbound_address_is_said_to_be_unused(self):
+        result = plan({'live_migration_inbound_addr': '192.0.2.1'})
+        whats = [d.what for d in result.decisions]
+        self.assertIn("this host's live_migration_inbound_addr not used",
+                      whats)
+
     def test_no_migrate_uri_when_tunnelled(self):
-        result = plan({'live_migration_inbound_addr': '192.0.2.2',
-                       'live_migration_tunnelled': True},
-                      req=request('vda:volume', 'live'))
+        result = plan({'live_migration_tunnelled': True},
+                      req=request('vda:volume', 'live',
+                                  destination_inbound_addr='192.0.2.2'))
         self.assertIn(TUNNELLED, result.flags)
         self.assertNotIn('migrate_uri', result.params)
 
@@ -425,8 +441,8 @@ class TestUriAndParams(base.TestCase):
                                                 tls_ready=True), None))
     @ddt.unpack
     def test_tls_destination_names_the_host(self, stack, expected):
-        result = plan({'live_migration_inbound_addr': '192.0.2.2'}, stack,
-                      req=request(destination='compute2'))
+        result = plan({}, stack, req=request(
+            destination='compute2', destination_inbound_addr='192.0.2.2'))
         self.assertIn(TLS, result.flags)
         self.assertEqual(expected, result.params.get('tls.destination'))
 

@@ -145,9 +145,20 @@ class MigrationSettings:
     completion_timeout: int
     timeout_action: str
     warnings: tuple = ()
+    # Operation -> the option that asked for the tunnel, for refusals.
+    tunnel_source: dict = dataclasses.field(default_factory=dict)
 
     def tunnelled_for(self, operation):
         return self.tunnelled[operation]
+
+    def tunnel_fix(self, operation):
+        """What the operator changes to stop asking for the tunnel."""
+        source = self.tunnel_source.get(operation)
+        if source:
+            return ('remove VIR_MIGRATE_TUNNELLED from [libvirt] %s '
+                    '(deprecated; or set live_migration_tunnelled = false)'
+                    % source)
+        return 'set [libvirt] live_migration_tunnelled = false (or unset it)'
 
 
 # Flags the driver always chooses itself: ignored, with a warning.
@@ -156,7 +167,16 @@ _OWNED_FLAGS = frozenset({
     'VIR_MIGRATE_UNDEFINE_SOURCE', 'VIR_MIGRATE_NON_SHARED_INC',
     'VIR_MIGRATE_NON_SHARED_DISK'})
 
-# Every other flag but TUNNELLED is refused, with the reason.
+# Deprecated flags that a present-day option expresses: read as that option
+# set to true (with a warning), unless the operator set the option itself.
+_TRANSLATED_FLAGS = {
+    'VIR_MIGRATE_TUNNELLED': 'live_migration_tunnelled',
+    'VIR_MIGRATE_AUTO_CONVERGE': 'live_migration_permit_auto_converge',
+    'VIR_MIGRATE_POSTCOPY': 'live_migration_permit_post_copy',
+    'VIR_MIGRATE_TLS': 'live_migration_with_native_tls',
+}
+
+# Every other flag is refused, with the reason.
 _REFUSED_FLAGS = {
     'VIR_MIGRATE_UNSAFE': 'it disables libvirt\'s safety checks, so a '
                           'migration with unshared storage or an unsafe disk '
@@ -172,15 +192,10 @@ _REFUSED_FLAGS = {
                                   'by aborting already',
     'VIR_MIGRATE_RDMA_PIN_ALL': 'RDMA transport is not supported by this '
                                 'driver',
-    'VIR_MIGRATE_AUTO_CONVERGE': 'use live_migration_permit_auto_converge '
-                                 '= true instead',
-    'VIR_MIGRATE_POSTCOPY': 'use live_migration_permit_post_copy = true '
-                            'instead',
     'VIR_MIGRATE_POSTCOPY_RESUME': 'it resumes a failed post-copy '
                                    'migration; it is not a setting',
-    'VIR_MIGRATE_TLS': 'use live_migration_with_native_tls = true instead',
-    'VIR_MIGRATE_PARALLEL': 'use live_migration_parallel_connections '
-                            'instead',
+    'VIR_MIGRATE_PARALLEL': 'it carries no number of connections: set '
+                            'live_migration_parallel_connections instead',
     'VIR_MIGRATE_ZEROCOPY': 'it needs locked guest memory and is not '
                             'offered by this driver',
     'VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES': 'it slows the guest down '
@@ -190,11 +205,12 @@ _REFUSED_FLAGS = {
 
 
 def parse_flag_option(option, value):
-    """Split a deprecated flag option into (wants_tunnel, warnings).
+    """Split a deprecated flag option into (options it asks for, warnings):
+    the present-day option names its translated flags stand for.
 
     Raises ConfigError for an unknown name or a flag that is refused.
     """
-    wants_tunnel = False
+    asked = set()
     warnings = []
     for token in (value or '').split(','):
         name = token.strip()
@@ -204,8 +220,8 @@ def parse_flag_option(option, value):
             raise ConfigError(
                 'unknown migration flag %r in [libvirt] %s: expected '
                 'VIR_MIGRATE_* names separated by commas' % (name, option))
-        if name == 'VIR_MIGRATE_TUNNELLED':
-            wants_tunnel = True
+        if name in _TRANSLATED_FLAGS:
+            asked.add(_TRANSLATED_FLAGS[name])
         elif name in _OWNED_FLAGS:
             warnings.append(
                 '[libvirt] %s: %s is ignored: the driver sets it itself '
@@ -214,29 +230,52 @@ def parse_flag_option(option, value):
             raise ConfigError(
                 '[libvirt] %s: %s is refused: %s'
                 % (option, name, _REFUSED_FLAGS[name]))
-    return wants_tunnel, warnings
+    return asked, warnings
 
 
-def _tunnel_setting(option, flag_value, tunnelled_opt, warnings):
-    if flag_value:
-        warnings.append(
-            '[libvirt] %s is deprecated and will be removed: the driver '
-            'chooses the flags itself' % option)
-    wants_tunnel, flag_warnings = parse_flag_option(option, flag_value)
-    warnings.extend(flag_warnings)
-    if not wants_tunnel:
-        return tunnelled_opt
-    if tunnelled_opt is None:
-        warnings.append(
-            '[libvirt] %s: VIR_MIGRATE_TUNNELLED is read as '
-            'live_migration_tunnelled = true; set that option instead'
-            % option)
-        return True
-    warnings.append(
-        '[libvirt] %s: VIR_MIGRATE_TUNNELLED is ignored: '
-        'live_migration_tunnelled = %s is set and wins'
-        % (option, str(tunnelled_opt).lower()))
-    return tunnelled_opt
+def _flag_name(option):
+    return next(f for f, o in _TRANSLATED_FLAGS.items() if o == option)
+
+
+def _translate(conf, flag_option, target, warnings):
+    """The value a deprecated flag gives ``target``: True, unless the
+    operator set ``target`` itself (oslo.config knows), which wins."""
+    value = conf[GROUP][target]
+    where = conf.get_location(target, GROUP)    # None: unset, no default
+    if where is not None and where.location != cfg.Locations.opt_default:
+        warnings.append('[libvirt] %s: %s is ignored: %s = %s is set and '
+                        'wins' % (flag_option, _flag_name(target), target,
+                                  str(value).lower()))
+        return value
+    warnings.append('[libvirt] %s: %s is read as %s = true; set that option '
+                    'instead' % (flag_option, _flag_name(target), target))
+    return True
+
+
+def _from_flags(conf, warnings):
+    """(tunnelled per operation, the option each tunnel came from, global
+    options the deprecated flag options set)."""
+    group = conf[GROUP]
+    tunnelled, sources, options = {}, {}, {}
+    for operation, flag_option in ((Operation.LIVE, 'live_migration_flag'),
+                                   (Operation.BLOCK, 'block_migration_flag')):
+        value = group[flag_option]
+        if value:
+            warnings.append(
+                '[libvirt] %s is deprecated and will be removed: the driver '
+                'chooses the flags itself' % flag_option)
+        asked, flag_warnings = parse_flag_option(flag_option, value)
+        warnings.extend(flag_warnings)
+        tunnelled[operation] = group.live_migration_tunnelled
+        for target in sorted(asked):
+            translated = _translate(conf, flag_option, target, warnings)
+            if target == 'live_migration_tunnelled':
+                tunnelled[operation] = translated
+                if group.live_migration_tunnelled is None:
+                    sources[operation] = flag_option
+            else:
+                options[target] = options.get(target) or translated
+    return tunnelled, sources, options
 
 
 def _refuse_contradictions(settings):
@@ -265,22 +304,18 @@ def load_settings(conf):
     """Read and check conf.libvirt; return MigrationSettings."""
     group = conf[GROUP]
     warnings = []
-    tunnelled = {
-        Operation.LIVE: _tunnel_setting(
-            'live_migration_flag', group.live_migration_flag,
-            group.live_migration_tunnelled, warnings),
-        Operation.BLOCK: _tunnel_setting(
-            'block_migration_flag', group.block_migration_flag,
-            group.live_migration_tunnelled, warnings),
-    }
+    tunnelled, sources, translated = _from_flags(conf, warnings)
+
+    def option(name):
+        return translated.get(name, group[name])
     settings = MigrationSettings(
         tunnelled=tunnelled,
-        native_tls=group.live_migration_with_native_tls,
+        native_tls=option('live_migration_with_native_tls'),
         scheme=group.live_migration_scheme,
         inbound_addr=group.live_migration_inbound_addr,
         bandwidth=group.live_migration_bandwidth,
-        permit_post_copy=group.live_migration_permit_post_copy,
-        permit_auto_converge=group.live_migration_permit_auto_converge,
+        permit_post_copy=option('live_migration_permit_post_copy'),
+        permit_auto_converge=option('live_migration_permit_auto_converge'),
         parallel_connections=group.live_migration_parallel_connections,
         downtime=group.live_migration_downtime,
         downtime_steps=group.live_migration_downtime_steps,
@@ -288,6 +323,7 @@ def load_settings(conf):
         completion_timeout=group.live_migration_completion_timeout,
         timeout_action=group.live_migration_timeout_action,
         warnings=tuple(warnings),
+        tunnel_source=sources,
     )
     _refuse_contradictions(settings)
     return settings

@@ -42,8 +42,8 @@ def plan_migration(settings, source, destination, request):
     parallel = _choose_parallel(settings, hosts, tls, decisions)
     post_copy = _choose_post_copy(settings, request, hosts, parallel,
                                   decisions)
-    tunnel, copy = _choose_tunnel(settings, tunnel_setting, request, hosts,
-                                  copy, tls, post_copy, parallel, decisions)
+    tunnel, copy = _choose_tunnel(settings, operation, request, hosts, copy,
+                                  tls, post_copy, parallel, decisions)
     auto_converge = _choose_auto_converge(settings, hosts, post_copy,
                                           decisions)
     flags = BASE_FLAGS + tuple(name for name, wanted in (
@@ -246,9 +246,11 @@ def _choose_post_copy(settings, request, hosts, parallel, decisions):
     return True
 
 
-def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
+def _choose_tunnel(settings, operation, request, hosts, copy, tls,
                    post_copy, parallel, decisions):
-    """Return (tunnelled, storage copy), refusing what cannot be tunnelled."""
+    """Return (tunnelled, storage copy), refusing what cannot be tunnelled;
+    a refusal names the option that asked for the tunnel."""
+    tunnel_setting = settings.tunnelled_for(operation)
     if tunnel_setting is False:
         decisions.append(Decision(
             'not tunnelled', 'live_migration_tunnelled = false'))
@@ -260,14 +262,18 @@ def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
                 'tunnelled-storage-hazard',
                 'tunnelled migration is unsafe with %s: with %s, libvirt '
                 'may copy storage through the tunnel although none is asked '
-                'for (fixed in 7.6.0), shared volumes included: set '
-                '[libvirt] live_migration_tunnelled = false (or unset it), '
-                'or upgrade libvirt' % (_pair(hosts), _requirement(
-                    'tunnel_may_copy_storage')))
+                'for (fixed in 7.6.0), shared volumes included: %s, or '
+                'upgrade libvirt' % (_pair(hosts), _requirement(
+                    'tunnel_may_copy_storage'), settings.tunnel_fix(
+                        operation)))
         if copy.flag is not None:
-            copy = _tunnelled_storage_copy(request, hosts, copy, decisions)
+            copy = _tunnelled_storage_copy(
+                request, hosts, copy, settings.tunnel_fix(operation),
+                decisions)
         decisions.append(Decision(
-            'VIR_MIGRATE_TUNNELLED', 'live_migration_tunnelled = true'))
+            'VIR_MIGRATE_TUNNELLED', '%s asks for the tunnel' % (
+                settings.tunnel_source.get(operation)
+                or 'live_migration_tunnelled = true')))
         return True, copy
     if tls:
         return False, copy
@@ -291,10 +297,10 @@ def _choose_tunnel(settings, tunnel_setting, request, hosts, copy, tls,
     return True, copy
 
 
-def _tunnelled_storage_copy(request, hosts, copy, decisions):
-    """A tunnel can copy storage only the legacy way: all writable disks."""
-    fix = ('set [libvirt] live_migration_tunnelled = false (or unset it) to '
-           'copy the storage natively over NBD')
+def _tunnelled_storage_copy(request, hosts, copy, change, decisions):
+    """A tunnel can copy storage only the legacy way: all writable disks.
+    ``change``: what the operator changes to stop asking for the tunnel."""
+    fix = change + ' to copy the storage natively over NBD'
     if any(supports('blockdev', host) for host in hosts):
         raise MigrationRefused(
             'tunnelled-storage-copy',

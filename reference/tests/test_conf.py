@@ -113,7 +113,43 @@ class TestDeprecatedFlags(base.TestCase):
         self.assertEqual(
             set(conf.FLAG_SINCE),
             conf._OWNED_FLAGS | set(conf._REFUSED_FLAGS)
-            | {'VIR_MIGRATE_TUNNELLED'})
+            | set(conf._TRANSLATED_FLAGS))
+
+    @ddt.data(
+        # flag, the option it stands for, the setting read
+        ('VIR_MIGRATE_AUTO_CONVERGE', 'live_migration_permit_auto_converge',
+         'permit_auto_converge'),
+        ('VIR_MIGRATE_POSTCOPY', 'live_migration_permit_post_copy',
+         'permit_post_copy'),
+        ('VIR_MIGRATE_TLS', 'live_migration_with_native_tls', 'native_tls'),
+    )
+    @ddt.unpack
+    def test_flags_with_a_present_day_option_translate(self, flag, option,
+                                                       field):
+        # Nova passed these through in 2016; today they mean the option.
+        s = conf.settings(live_migration_flag='VIR_MIGRATE_LIVE, ' + flag)
+        self.assertIs(True, getattr(s, field))
+        self.assertIn('[libvirt] live_migration_flag: %s is read as %s = '
+                      'true; set that option instead' % (flag, option),
+                      s.warnings)
+
+    @ddt.data(('VIR_MIGRATE_AUTO_CONVERGE',
+               'live_migration_permit_auto_converge', 'permit_auto_converge'),
+              ('VIR_MIGRATE_TLS', 'live_migration_with_native_tls',
+               'native_tls'))
+    @ddt.unpack
+    def test_the_option_set_by_the_operator_wins(self, flag, option, field):
+        s = conf.settings(block_migration_flag=flag, **{option: False})
+        self.assertIs(False, getattr(s, field))
+        self.assertIn('[libvirt] block_migration_flag: %s is ignored: %s = '
+                      'false is set and wins' % (flag, option), s.warnings)
+
+    def test_a_tunnel_from_a_flag_is_named_in_refusals(self):
+        s = conf.settings(block_migration_flag='VIR_MIGRATE_TUNNELLED')
+        self.assertIn('remove VIR_MIGRATE_TUNNELLED from [libvirt] '
+                      'block_migration_flag', s.tunnel_fix(Operation.BLOCK))
+        self.assertIn('live_migration_tunnelled = false (or unset it)',
+                      s.tunnel_fix(Operation.LIVE))
 
     def test_empty_tokens_are_ignored(self):
         self.assertIsNone(conf.settings(

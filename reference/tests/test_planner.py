@@ -51,7 +51,10 @@ class TestSeedCase(base.TestCase):
              ' VIR_MIGRATE_NON_SHARED_INC'},
             XENIAL_1217, None, request('vda:local vdb:volume', 'block'))
         self.assertIn('libvirt 1.2.17', exc.message)
-        self.assertIn('live_migration_tunnelled = false', exc.message)
+        # The operator never set live_migration_tunnelled: the refusal
+        # names the option and flag that asked for the tunnel.
+        self.assertIn('remove VIR_MIGRATE_TUNNELLED from [libvirt] '
+                      'block_migration_flag', exc.message)
 
 
 @ddt.ddt

@@ -80,9 +80,15 @@ _ERRORS = {
 _DEFAULT_ERROR = (MigrationFailed, 'See the libvirtd logs of both hosts')
 
 
-def _error_name(lv, code):
-    return next((name for name in _ERRORS if getattr(lv, name, None) == code),
-                'libvirt error %s' % code)
+def error_name(code):
+    """libvirt's own name for an error code (VIR_ERR_OPERATION_FAILED, not
+    "libvirt error 9"), read from the binding."""
+    lv = _libvirt()
+    names = sorted(n for n in dir(lv) if n.startswith('VIR_ERR_')
+                   and getattr(lv, n) == code)
+    # Some codes have two names; the one this module knows wins.
+    known = [n for n in names if n in _ERRORS]
+    return (known or names or ['libvirt error %s' % code])[0]
 
 
 # Messages whose cause is known better than their code says.
@@ -93,8 +99,7 @@ _MESSAGE_HINTS = (
 
 
 def translate_error(exc, uri, api):
-    lv = _libvirt()
-    name = _error_name(lv, exc.get_error_code())
+    name = error_name(exc.get_error_code())
     cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
     message = exc.get_error_message()
     hint = next((h for text, h in _MESSAGE_HINTS if text in message), hint)
@@ -102,13 +107,34 @@ def translate_error(exc, uri, api):
 
 
 def flags_value(names):
+    """The flags as one number; a flag the binding does not know is
+    MigrationUnsupported (never mistaken for a missing API)."""
     lv = _libvirt()
+    missing = [name for name in names if not hasattr(lv, name)]
+    if missing:
+        raise MigrationUnsupported(
+            'missing-flag', 'the libvirt binding has no %s'
+            % ', '.join(missing), None, None, 'Install a libvirt-python as '
+            'new as the source libvirt')
     return functools.reduce(lambda acc, name: acc | getattr(lv, name),
                             names, 0)
 
 
-def _call(domain, api, plan):
-    flags = flags_value(plan.flags)
+# The C function behind each API: libvirt names it when the daemon lacks it
+# ("this function is not supported by the connection driver: <name>").
+_API_FUNCTIONS = {'migrateToURI3': 'virDomainMigrateToURI3',
+                  'migrateToURI2': 'virDomainMigrateToURI2',
+                  'migrateToURI': 'virDomainMigrateToURI'}
+
+
+def _api_missing(lv, exc, api):
+    """VIR_ERR_NO_SUPPORT about the API itself, not the same code for
+    another reason (a flag, a parameter, a guest's configuration)."""
+    return (exc.get_error_code() == lv.VIR_ERR_NO_SUPPORT
+            and _API_FUNCTIONS[api] in (exc.get_error_message() or ''))
+
+
+def _call(domain, api, plan, flags):
     params = plan.params
     if api == 'migrateToURI3':
         return domain.migrateToURI3(plan.uri, dict(params), flags)
@@ -130,19 +156,21 @@ def start(domain, plan):
     that carried the migration.
     """
     lv = _libvirt()
+    flags = flags_value(plan.flags)     # before any API is tried
     apis = (plan.api,) + tuple(plan.fallbacks)
     for position, api in enumerate(apis):
         last = position == len(apis) - 1
-        try:
-            _call(domain, api, plan)
-            return api
-        except AttributeError:
+        if not hasattr(domain, api):
             if last:
                 raise MigrationUnsupported(
                     'missing-api', 'the libvirt binding has no %s' % api,
                     plan.uri, api, 'Install a newer libvirt-python')
+            continue
+        try:
+            _call(domain, api, plan, flags)
+            return api
         except lv.libvirtError as exc:
-            if last or exc.get_error_code() != lv.VIR_ERR_NO_SUPPORT:
+            if last or not _api_missing(lv, exc, api):
                 raise translate_error(exc, plan.uri, api) from None
 
 
@@ -163,7 +191,9 @@ def migrate(domain, plan, poll_interval=0.2, clock=time.monotonic):
     """Run the plan and watch it as Nova's monitor does.
 
     Raises the downtime limit step by step and takes the timeout action;
-    returns the API used, or raises MigrationFailed.
+    returns the API used, or raises MigrationFailed.  A guest paused to
+    force the migration to complete is resumed on its source if the
+    migration then fails (as Nova does), and the error says so.
     """
     lv = _libvirt()
     runner = _Runner(domain, plan)
@@ -171,7 +201,7 @@ def migrate(domain, plan, poll_interval=0.2, clock=time.monotonic):
     runner.start()
     steps = list(plan.monitor.downtime_steps)
     timeout = plan.monitor.completion_timeout_s
-    acted = False
+    acted = paused = False
     while runner.is_alive():
         runner.join(poll_interval)
         elapsed = clock() - started
@@ -183,13 +213,18 @@ def migrate(domain, plan, poll_interval=0.2, clock=time.monotonic):
         if (timeout is not None and elapsed > timeout and not acted
                 and runner.is_alive()):
             acted = True
-            _timeout_action(domain, plan, lv)
-    if runner.error is not None:
-        raise runner.error
+            paused = _timeout_action(domain, plan, lv)
+    error = runner.error
+    if error is not None and paused:
+        error = type(error)(error.error, error.libvirt_message, error.uri,
+                            error.api, error.hint + ' ' + _resume(domain, lv))
+    if error is not None:
+        raise error
     return runner.api
 
 
 def _timeout_action(domain, plan, lv):
+    """Take the timeout action; True when it paused the guest."""
     try:
         if plan.monitor.timeout_action == 'abort':
             domain.abortJob()
@@ -197,8 +232,22 @@ def _timeout_action(domain, plan, lv):
             domain.migrateStartPostCopy(0)
         else:
             domain.suspend()
+            return True
     except lv.libvirtError:
         pass  # the migration ended meanwhile; its own result is reported
+    return False
+
+
+def _resume(domain, lv):
+    """Resume the guest paused for force_complete on its source."""
+    try:
+        domain.resume()
+        return ('The guest, paused to force the migration to complete, was '
+                'resumed on its source.')
+    except lv.libvirtError as exc:
+        return ('The guest was paused to force the migration to complete and '
+                'could not be resumed on its source (%s): resume it.'
+                % exc.get_error_message())
 
 
 def read_capabilities(conn, tls_ready=False):

@@ -457,13 +457,6 @@ class Forced:
     copied: list
 
 
-def error_name(code):
-    import libvirt
-    names = [n for n in dir(libvirt) if n.startswith('VIR_ERR_')
-             and getattr(libvirt, n) == code]
-    return min(names) if names else 'libvirt error %d' % code
-
-
 class FaultRunner(Runner):
     """Runs calls that bypass the reference, and migrations under faults."""
 
@@ -482,7 +475,7 @@ class FaultRunner(Runner):
             domain.migrateToURI3(uri, dict(params), act.flags_value(flags))
         except libvirt.libvirtError as exc:
             self.assert_on_source(guest, source)
-            return Forced(error_name(exc.get_error_code()),
+            return Forced(act.error_name(exc.get_error_code()),
                           exc.get_error_message(), [])
         copied = sorted(aliases[a] for a in self.copied_aliases(
             source, offset))

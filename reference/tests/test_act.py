@@ -67,6 +67,32 @@ class TestStart(ActTestCase):
         self.assertIn('migrateToURI3', str(exc))
         self.assertEqual([], dom.migrations)
 
+    def test_a_flag_the_binding_lacks_is_not_a_missing_api(self):
+        req = request('vda:volume', 'live')
+        p = plan(req=req)
+        self.assertTrue(p.fallbacks)
+        odd = p.__class__(**dict(vars(p), flags=p.flags + (
+            'VIR_MIGRATE_FROM_THE_FUTURE',)))
+        dom = self.domain(host(), req)
+        exc = self.assertRaises(act.MigrationUnsupported, act.start, dom, odd)
+        self.assertEqual('missing-flag', exc.error)
+        self.assertIn('VIR_MIGRATE_FROM_THE_FUTURE', str(exc))
+        self.assertEqual([], dom.migrations)
+
+    def test_no_support_for_another_reason_is_no_fallback(self):
+        req = request('vda:volume', 'live')
+        p = plan(req=req)
+
+        class Refusing(sim.virDomain):
+            def migrateToURI3(self, dconnuri, params, flags):
+                raise sim.libvirtError(
+                    sim.VIR_ERR_NO_SUPPORT, 'this function is not supported '
+                    'by the connection driver: virDomainMigrateStartPostCopy')
+        dom = Refusing(host(), {URI: host()}, disks=req.disks)
+        exc = self.assertRaises(act.MigrationUnsupported, act.start, dom, p)
+        self.assertEqual('VIR_ERR_NO_SUPPORT', exc.error)
+        self.assertEqual([], dom.migrations)
+
     def test_no_fallback_on_a_combination_error(self):
         # The 2016 failure: an older API must not be tried to hide it.
         stack = host('1.2.17', '2.5')
@@ -98,6 +124,13 @@ class TestErrors(ActTestCase):
         exc = act.translate_error(err, URI, 'migrateToURI3')
         self.assertIsInstance(exc, act.MigrationUnsupported)
         self.assertIn('Pre-create the destination disk', str(exc))
+
+    def test_every_libvirt_code_is_named(self):
+        err = sim.libvirtError(sim.VIR_ERR_OPERATION_FAILED,
+                               'operation failed: job failed')
+        exc = act.translate_error(err, URI, 'migrateToURI3')
+        self.assertEqual('VIR_ERR_OPERATION_FAILED', exc.error)
+        self.assertNotIn('libvirt error 9', str(exc))
 
     def test_unknown_code_keeps_libvirt_message(self):
         err = sim.libvirtError(999, 'something odd')
@@ -133,6 +166,9 @@ class _SlowDomain(sim.virDomain):
         self.actions.append('suspend')
         self.aborted.set()
 
+    def resume(self):
+        self.actions.append('resume')
+
 
 class TestMonitor(ActTestCase):
     def _run(self, options, req=None):
@@ -160,11 +196,19 @@ class TestMonitor(ActTestCase):
                                'live_migration_permit_post_copy': True})
         self.assertEqual(['post-copy'], dom.actions)
 
-    def test_force_complete_pauses_without_post_copy(self):
-        _, dom, _ = self._run({'live_migration_completion_timeout': 10,
-                               'live_migration_timeout_action':
-                               'force_complete'})
-        self.assertEqual(['suspend'], dom.actions)
+    def test_force_complete_pauses_and_a_failure_resumes_the_guest(self):
+        # Nova unpauses a guest it paused for force_complete when the
+        # migration fails: it must not stay paused on its source.
+        _, dom, exc = self._run({'live_migration_completion_timeout': 10,
+                                 'live_migration_timeout_action':
+                                 'force_complete'})
+        self.assertEqual(['suspend', 'resume'], dom.actions)
+        self.assertIn('resumed on its source', str(exc))
+        self.assertIsInstance(exc, act.MigrationAborted)
+
+    def test_abort_never_resumes(self):
+        _, dom, exc = self._run({'live_migration_completion_timeout': 10})
+        self.assertNotIn('resume', dom.actions)
 
 
 class TestCapabilities(ActTestCase):

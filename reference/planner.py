@@ -143,20 +143,25 @@ def _storage_copy(operation, request, hosts, decisions):
             + ('never copied: %s' % ', '.join(others) if others else
                'an explicit list never lets libvirt pick disks itself')))
         return StorageCopy(flag, local)
-    if others:
+    # Without a list libvirt copies every writable, non-shareable disk:
+    # read-only and shareable disks are skipped, attached volumes are not.
+    volumes = request.targets(DiskKind.VOLUME)
+    if volumes:
         raise MigrationRefused(
             'block-migration-cannot-select-disks',
-            'block migration of a guest with %s attached needs a selective '
-            'disk list (migrate_disks, %s on both hosts; %s): without it '
-            'libvirt copies every writable disk, volumes included. Detach '
-            'them, or upgrade libvirt'
-            % (', '.join(others), _requirement('migrate_disks'),
+            'block migration of a guest with the volume(s) %s attached needs '
+            'a selective disk list (migrate_disks, %s on both hosts; %s): '
+            'without it libvirt copies every writable, non-shareable disk, '
+            'the volumes included. Detach them, or upgrade libvirt'
+            % (', '.join(volumes), _requirement('migrate_disks'),
                _pair(hosts)))
     decisions.append(Decision(
         'no migrate_disks list',
-        'the hosts cannot select disks (%s needs %s), and every disk is '
-        'local, so libvirt\'s default copy set is exactly them'
-        % (_pair(hosts), _requirement('migrate_disks'))))
+        'the hosts cannot select disks (%s needs %s); libvirt\'s default '
+        'copy set is the writable, non-shareable disks, which here are '
+        'exactly the local ones%s' % (
+            _pair(hosts), _requirement('migrate_disks'),
+            ' (skipped: %s)' % ', '.join(others) if others else '')))
     return StorageCopy(flag, None)
 
 
@@ -315,8 +320,9 @@ def _tunnelled_storage_copy(request, hosts, copy, change, decisions):
             'the in-stream block migration a tunnel needs (it needs %s): %s'
             % (_pair(hosts), _requirement('qemu_legacy_block_migration'),
                fix))
-    others = request.targets(DiskKind.VOLUME, DiskKind.READONLY,
-                             DiskKind.SHAREABLE)
+    # QEMU's in-stream copy takes every writable disk: shareable ones and
+    # volumes too; only read-only disks are left alone.
+    others = request.targets(DiskKind.VOLUME, DiskKind.SHAREABLE)
     if others:
         raise MigrationRefused(
             'tunnelled-selective-disks',
@@ -327,8 +333,9 @@ def _tunnelled_storage_copy(request, hosts, copy, change, decisions):
     if copy.disks is not None:
         decisions.append(Decision(
             'no migrate_disks list (tunnelled)',
-            'the tunnel cannot carry a disk list, and every disk is local, '
-            'so libvirt\'s default copy set is exactly them'))
+            'the tunnel cannot carry a disk list; QEMU\'s in-stream copy '
+            'takes every writable disk, which here are exactly the local '
+            'ones'))
     return StorageCopy(copy.flag, None)
 
 

@@ -118,13 +118,25 @@ class TestDiskSelection(base.TestCase):
                       req=request('vda:local vdb:local', 'block'))
         self.assertEqual(['vda', 'vdb'], result.params['migrate_disks'])
 
-    @ddt.data('vdb:volume', 'hdc:readonly', 'vdc:shareable')
-    def test_below_1_2_17_a_non_local_disk_is_refused(self, other):
+    def test_below_1_2_17_an_attached_volume_is_refused(self):
         exc = self.assertRefused(
             'block-migration-cannot-select-disks', plan, source=TRUSTY,
-            req=request('vda:local ' + other, 'block'))
+            req=request('vda:local vdb:volume', 'block'))
         self.assertIn('1.2.17', exc.message)
-        self.assertIn(other.split(':')[0], exc.message)
+        self.assertIn('vdb', exc.message)
+
+    @ddt.data('hdc:readonly', 'vdc:shareable')
+    def test_below_1_2_17_readonly_and_shareable_disks_are_skipped(self,
+                                                                   other):
+        # libvirt's default selection copies writable, non-shareable disks
+        # only: these are never copied, so no list is needed.
+        result = plan(source=TRUSTY, req=request('vda:local ' + other,
+                                                 'block'))
+        self.assertIn(INC, result.flags)
+        self.assertNotIn('migrate_disks', result.params)
+        why = [d.why for d in result.decisions
+               if d.what == 'no migrate_disks list']
+        self.assertIn('skipped: %s' % other.split(':')[0], why[0])
 
     def test_below_1_2_17_all_local_copies_without_a_list(self):
         result = plan(source=TRUSTY, req=request('vda:local vdb:local'))
@@ -163,10 +175,17 @@ class TestTunnelledTrue(base.TestCase):
         self.assertIn(INC, result.flags)
         self.assertNotIn('migrate_disks', result.params)
 
-    @ddt.data('vdb:volume', 'hdc:readonly', 'vdc:shareable')
+    @ddt.data('vdb:volume', 'vdc:shareable')
     def test_selective_disks_through_the_tunnel_are_refused(self, other):
+        # QEMU's in-stream copy takes every writable disk.
         self.assertRefused('tunnelled-selective-disks', plan, self.OPTS,
                            XENIAL_1217, req=request('vda:local ' + other))
+
+    def test_a_readonly_disk_beside_the_tunnel_is_left_alone(self):
+        result = plan(self.OPTS, XENIAL_131,
+                      req=request('vda:local hdc:readonly'))
+        self.assertIn(TUNNELLED, result.flags)
+        self.assertNotIn('migrate_disks', result.params)
 
     @ddt.data(('6.0.0', '4.2'), ('9.0.0', '7.2'), ('12.8.0', '11.1'))
     @ddt.unpack

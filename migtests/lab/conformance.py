@@ -3,13 +3,14 @@
 Shared by the lab's conformance tests and the upgrade matrix: each row is
 called with raw flags, bypassing the reference driver, and what real
 libvirt does is compared with what the simulated libvirt of the unit tests
-(reference/tests/simulated_libvirt.py) says it does.
+(reference/behaviour.py, the table the unit tests' simulated libvirt
+uses) says it does.
 """
 
 from migtests.lab.scenario import LAYOUTS
+from reference import behaviour
 from reference.model import Disk
 from reference.model import DiskKind
-from reference.tests import simulated_libvirt as sim
 
 BASE = ('LIVE', 'PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE')
 
@@ -68,9 +69,7 @@ def check(runner, layout, extra, params):
     real = runner.force(layout, flags, params)
     if real.error is None:
         runner.discard(layout)
-    model = sim.evaluate(sim.Call(hosts[0], hosts[1], frozenset(flags),
-                                  params, layout_disks(layout)))
-    return real, model, hosts
+    return real, _model(hosts, flags, params, layout), hosts
 
 
 def simulate(runner, layout, extra, params):
@@ -78,8 +77,12 @@ def simulate(runner, layout, extra, params):
     hosts (as placed now)."""
     flags = tuple('VIR_MIGRATE_' + f for f in BASE + tuple(extra))
     hosts = [runner.capabilities(h) for h in runner.lab.hosts]
-    return sim.evaluate(sim.Call(hosts[0], hosts[1], frozenset(flags),
-                                 params, layout_disks(layout)))
+    return _model(hosts, flags, params, layout)
+
+
+def _model(hosts, flags, params, layout):
+    return behaviour.evaluate(behaviour.Call(
+        hosts[0], hosts[1], frozenset(flags), params, layout_disks(layout)))
 
 
 def agrees(real, model):

@@ -24,8 +24,8 @@ from migtests.lab import guestimage
 from migtests.lab.lab import Lab
 from migtests.lab import scenario
 from migtests.lab.scenario import Case
+from reference import behaviour
 from reference.model import MigrationRefused
-from reference.tests import simulated_libvirt as sim
 
 CASES = {c.name: c for c in (
     Case('live', layout='volume'),
@@ -206,7 +206,7 @@ def _conformance_row(runner, layout, extra, params):
                 ' (not simulated: %s)' % _one_line(simulation))
         # A daemon killed by a forced combination is the finding itself.
         return {'agrees': bool(died) and model is not None
-                and model.matches(sim.DAEMON_DIED),
+                and model.matches(behaviour.DAEMON_DIED),
                 'real': ('libvirtd of %s died' % ', '.join(died) if died
                          else 'lab error: %s' % _one_line(exc)) + unrepaired,
                 'simulated': _simulated(model)}

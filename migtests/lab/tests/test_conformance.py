@@ -2,7 +2,7 @@
 
 Each row bypasses the reference driver and calls migrateToURI3 with raw
 flags: what real libvirt does must be what the simulated libvirt (the unit
-tests' model, reference/tests/simulated_libvirt.py) says it does -- an error
+tests' model, reference/behaviour.py) says it does -- an error
 with the same code, or a "success" copying the same disks.  Rows with a
 configuration show that the reference refuses that configuration, and the
 real outcome shows why it must.

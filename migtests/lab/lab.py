@@ -86,6 +86,7 @@ class Lab:
 
     # --- life cycle ------------------------------------------------------
     def up(self):
+        system.become_subreaper()
         self.down()
         os.makedirs(self.dir)
         os.makedirs(self.cache, exist_ok=True)
@@ -230,9 +231,10 @@ class Lab:
         self.state = state
         # Guests (QEMU) and services first: they run inside the hosts' and
         # the controller's namespaces.
+        killed = [Recorded(**item) for item in state['processes']]
         for netns in state['netns']:
             self._teardown_step('processes in %s' % netns,
-                                system.kill_netns, netns)
+                                system.kill_netns, netns, killed=killed)
         for item in reversed(state['processes']):
             self._teardown_step('process %s (%d)' % (item['role'],
                                                      item['pid']),
@@ -241,20 +243,27 @@ class Lab:
         # die) is reported; deleting the namespace would only hide it.
         for netns in state['netns']:
             left = self._teardown_step('processes in %s' % netns,
-                                       system.kill_netns, netns) or []
+                                       system.kill_netns, netns,
+                                       killed=killed) or []
             self.residue += ['process %d in %s' % (pid, netns)
                              for pid in left]
+        # Out of its namespace is not yet gone: a killed process may still
+        # be exiting, or be a zombie until it is reaped.
+        lingering = self._teardown_step('ending processes',
+                                        system.wait_gone, killed) or []
+        self.residue += ['process %d (%s) has not ended' % (r.pid, r.role)
+                         for r in lingering]
         self._delete_leftover_netns(state['netns'])
         if keep_logs:
             self._teardown_step('logs', self._keep_logs)
         # What cannot be removed is reported by leftovers().
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _teardown_step(self, what, function, *args):
+    def _teardown_step(self, what, function, *args, **kwargs):
         """One step of ``down``; a failure is recorded, and the next step
         runs all the same."""
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         except Exception as exc:
             self.residue.append('%s: %s' % (what, ' '.join(str(exc).split())
                                             or type(exc).__name__))

@@ -5,6 +5,7 @@ signalled only while /proc still shows that pid with that start time, so a
 recycled PID is never hit.  Nothing here looks processes up by name.
 """
 
+import ctypes
 import dataclasses
 import os
 import signal
@@ -111,19 +112,58 @@ def netns_pids(netns):
         else []
 
 
-def kill_netns(netns, rounds=20, interval=0.1):
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper():
+    """Make this process the reaper of every process it starts, orphans
+    included (a daemon that double-forks, a worker whose master died): a
+    killed lab process is then reaped here, at once, instead of lingering
+    as a zombie until the machine's init gets to it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise LabError('prctl(PR_SET_CHILD_SUBREAPER): %s'
+                       % os.strerror(ctypes.get_errno()))
+
+
+def kill_netns(netns, rounds=20, interval=0.1, killed=None):
     """SIGKILL whatever runs inside a lab namespace until nothing does
     (a supervisor may start a child while its siblings die); returns the
-    PIDs still there after ``rounds`` rounds."""
+    PIDs still there after ``rounds`` rounds.  ``killed`` (a list) gets
+    every process signalled, to wait for its end (``wait_gone``)."""
     for _ in range(rounds):
         pids = netns_pids(netns)
         if not pids:
             return []
         for pid in pids:
-            Recorded.of('in-' + netns, pid).signal(signal.SIGKILL)
+            recorded = Recorded.of('in-' + netns, pid)
+            recorded.signal(signal.SIGKILL)
             _reap(pid)
+            if killed is not None and recorded.start is not None:
+                killed.append(recorded)
         time.sleep(interval)
     return netns_pids(netns)
+
+
+def present(recorded):
+    """Whether the process is still in /proc at all, a zombie included."""
+    return recorded.start is not None and start_time(recorded.pid) == \
+        recorded.start
+
+
+def wait_gone(processes, timeout=10.0):
+    """Wait until every process has ended and been reaped (a process that
+    left its namespace is not yet gone: it may still be exiting, or a
+    zombie); returns those still present."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [r for r in processes if present(r)]
+        for recorded in left:
+            _reap(recorded.pid)
+        left = [r for r in left if present(r)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 def wait_for(predicate, timeout, interval=0.05, what='condition'):

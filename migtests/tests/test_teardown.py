@@ -97,6 +97,28 @@ class TestRecorded(testtools.TestCase):
         self.assertFalse(recorded.alive())
 
 
+class TestReaping(testtools.TestCase):
+
+    @decorators.idempotent_id('e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a80')
+    def test_a_killed_orphan_is_reaped_not_left_a_zombie(self):
+        # A daemon that double-forks (epmd, a uwsgi worker whose master
+        # died) is reparented to the lab's process, its subreaper; killed,
+        # it stays a zombie in /proc until it is reaped -- a leftover for
+        # anyone who looks -- unless teardown reaps it.
+        system.become_subreaper()
+        shell = subprocess.run(['sh', '-c', 'sleep 60 >/dev/null & echo $!'],
+                               capture_output=True, text=True, check=True)
+        orphan = Recorded.of('orphan', int(shell.stdout))
+        self.addCleanup(_gone, orphan.pid)
+        self.assertEqual(os.getpid(), int(open(
+            '/proc/%d/stat' % orphan.pid).read().rsplit(')', 1)[1].split()[1]))
+        _KILL(orphan.pid, signal.SIGKILL)
+        system.wait_for(lambda: not orphan.alive(), 5)
+        self.assertTrue(system.present(orphan))     # a zombie, not gone
+        self.assertEqual([], system.wait_gone([orphan], timeout=5))
+        self.assertFalse(system.present(orphan))
+
+
 # Points of Lab.down at which a process exits by itself.
 def _exit_when_listed(harness, pid):
     """Listed by ``ip netns pids``, gone before it is looked at."""

@@ -5,6 +5,7 @@ Exit status: 0 a plan, 3 a refusal, 2 bad input (one line on stderr).
 
 import argparse
 import json
+import re
 import sys
 
 from oslo_config import cfg
@@ -86,6 +87,9 @@ def build_parser():
                    help='both hosts have native TLS certificates configured')
     p.add_argument('--dest', default='dest', metavar='HOST',
                    help='destination host name or address')
+    p.add_argument('--machine-type', type=_machine_type, metavar='TYPE',
+                   help='the guest\'s machine type, e.g. pc-i440fx-5.2, '
+                   'pc-q35-8.2 or the alias pc / q35')
     p.add_argument('--dest-inbound-addr', metavar='ADDR',
                    help='the destination\'s [libvirt] '
                    'live_migration_inbound_addr (Nova passes it to the '
@@ -119,6 +123,14 @@ def _settings(args):
         raise BadInput(str(exc).splitlines()[0])
 
 
+def _machine_type(text):
+    if not re.match(r'^[A-Za-z0-9][A-Za-z0-9._-]*$', text):
+        raise argparse.ArgumentTypeError(
+            'machine type %r: expected a name such as pc-i440fx-5.2 or q35'
+            % text)
+    return text
+
+
 def _validate_dest(dest, option='--dest'):
     if not dest or any(ch in dest for ch in '/@?# \t'):
         raise BadInput('%s %r: expected a host name or address'
@@ -149,6 +161,7 @@ def run(argv, stdout, stderr):
             shared_storage=args.shared_storage,
             paused=args.paused,
             guest_hypervisor=args.hypervisor,
+            machine_type=args.machine_type,
             destination_inbound_addr=_validate_dest(
                 args.dest_inbound_addr, '--dest-inbound-addr')
             if args.dest_inbound_addr is not None else None)

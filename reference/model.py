@@ -52,6 +52,9 @@ class MigrationRequest:
     # The destination's own [libvirt] live_migration_inbound_addr, as Nova
     # carries it (migrate_data.target_connect_addr); None when unset.
     destination_inbound_addr: str | None = None
+    # The guest's machine type as its domain XML has it (e.g.
+    # pc-i440fx-5.2, or the alias pc); None when unknown.
+    machine_type: str | None = None
 
     def targets(self, *kinds):
         return [d.target for d in self.disks if d.kind in kinds]

@@ -17,7 +17,10 @@ from reference.model import Operation
 from reference.versions import API_ORDER
 from reference.versions import API_PARAMS
 from reference.versions import FEATURES
+from reference.versions import MACHINE_TYPE_ALIASES
+from reference.versions import machine_type_version
 from reference.versions import supports
+from reference.versions import Version
 
 BASE_FLAGS = ('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
               'VIR_MIGRATE_PERSIST_DEST', 'VIR_MIGRATE_UNDEFINE_SOURCE')
@@ -35,6 +38,7 @@ def plan_migration(settings, source, destination, request):
     hosts = (source, destination)
     decisions = []
     _check_hypervisors(request, hosts)
+    _check_machine_type(request, hosts, decisions)
     operation = _resolve_operation(request, decisions)
     tunnel_setting = settings.tunnelled_for(operation)
     copy = _storage_copy(operation, request, hosts, decisions)
@@ -84,6 +88,58 @@ def _check_hypervisors(request, hosts):
             'destination-lacks-kvm',
             'the guest runs under KVM but the destination offers only QEMU '
             'emulation (%s): migrate to a host with KVM' % _pair(hosts))
+
+
+def _qemu_release(version):
+    """A QEMU release as machine types name it: MAJOR.MINOR."""
+    return Version(version.major, version.minor)
+
+
+def _release_text(version):
+    return '%d.%d' % (version.major, version.minor)
+
+
+def _check_machine_type(request, hosts, decisions):
+    """The guest's machine type must exist on the destination's QEMU: a
+    versioned type from its QEMU release on, an alias as the source
+    resolved it (its own newest type).  Nova's conductor refuses any older
+    destination hypervisor; this refuses only what cannot start."""
+    source, destination = (_qemu_release(h.qemu) for h in hosts)
+    name = request.machine_type
+    if name is None:
+        if source > destination:
+            decisions.append(Decision(
+                'machine type must be at most pc-*-%s'
+                % _release_text(destination),
+                'the destination QEMU %s is older than the source\'s (%s): '
+                'the guest moves only if its machine type is versioned and '
+                'no newer than %s (pin [libvirt] hw_machine_type)'
+                % (hosts[1].qemu, hosts[0].qemu, _release_text(destination))))
+        return
+    resolved = machine_type_version(name)
+    if name in MACHINE_TYPE_ALIASES:
+        resolved = (MACHINE_TYPE_ALIASES[name], source)
+        decisions.append(Decision(
+            'machine type %s is %s-%s' % (name, resolved[0],
+                                          _release_text(source)),
+            'an alias resolves to the newest type of the source QEMU %s'
+            % (hosts[0].qemu,)))
+    if resolved is None:
+        decisions.append(Decision(
+            'machine type %s not checked' % name,
+            'only the versioned pc-i440fx-X.Y and pc-q35-X.Y types and their '
+            'aliases are known to this driver'))
+        return
+    family, version = resolved
+    if version > destination:
+        raise MigrationRefused(
+            'machine-type-too-new',
+            'the guest\'s machine type %s-%s (%s) does not exist on the '
+            'destination QEMU %s (it has types up to %s-%s): migrate to a '
+            'host with QEMU >= %s, or give the guest an older machine type '
+            '(pin [libvirt] hw_machine_type)' % (
+                family, _release_text(version), name, hosts[1].qemu, family,
+                _release_text(destination), _release_text(version)))
 
 
 def _resolve_operation(request, decisions):

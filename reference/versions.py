@@ -198,6 +198,21 @@ API_PARAMS = {
 API_ORDER = ('migrateToURI3', 'migrateToURI2', 'migrateToURI')
 
 
+# Versioned x86 machine types (pc-i440fx-X.Y, pc-q35-X.Y) exist from QEMU
+# X.Y on; the aliases resolve to the newest type of the QEMU that starts the
+# guest (QEMU docs, "machine types"; Nova's hw_machine_type help).
+MACHINE_TYPE_ALIASES = {'pc': 'pc-i440fx', 'q35': 'pc-q35'}
+_MACHINE_RE = re.compile(r'^(pc-i440fx|pc-q35)-(\d{1,3})\.(\d{1,3})$')
+
+
+def machine_type_version(name):
+    """(family, Version) of a versioned machine type, or None."""
+    match = _MACHINE_RE.match(name)
+    if not match:
+        return None
+    return match.group(1), Version(int(match.group(2)), int(match.group(3)))
+
+
 def supports(feature, *hosts):
     """True when every host (HostCapabilities) has the feature."""
     row = FEATURES[feature]

@@ -34,6 +34,7 @@ REQUESTS = (
     ('vda:local vdb:volume', 'block', False, True),    # ... paused
     ('vda:local vdb:volume', 'block', False, False,    # ... to the
      {'destination_inbound_addr': '192.0.2.2'}),       # destination's address
+    ('vda:volume', 'live', False, False, {'machine_type': 'pc'}),  # an alias
     ('vda:local vdb:local hdc:readonly vdc:shareable', 'block', False, False),
     ('vda:volume', 'live', False, False),              # volume-backed
     ('vda:volume vdb:volume', 'auto', False, False),
@@ -44,6 +45,7 @@ REQUESTS = (
 EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
                                'tunnelled-selective-disks',
                                'tunnelled-storage-hazard',
+                               'machine-type-too-new',
                                'native-tls-unsupported'})
 
 
@@ -102,9 +104,16 @@ def _check_one(options, settings, source, destination, req, result):
     except MigrationRefused as refusal:
         result.refusals += 1
         explicit = (options.get('live_migration_tunnelled') is True
-                    or options.get('live_migration_with_native_tls') is True)
+                    or options.get('live_migration_with_native_tls') is True
+                    or req.machine_type is not None)
         if refusal.error not in EXPLICIT_REFUSALS or not explicit:
             result.problems.append('%s: refused %s' % (label, refusal.message))
+        elif refusal.error == 'machine-type-too-new' and \
+                source.qemu[:2] <= destination.qemu[:2]:
+            # The sweep's machine type is the alias: the source's newest.
+            result.problems.append('%s: refused a machine type the '
+                                   'destination has: %s'
+                                   % (label, refusal.message))
         return
     result.plans += 1
     outcome = sim.evaluate(sim.Call(

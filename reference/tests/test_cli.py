@@ -60,6 +60,15 @@ class TestCli(base.TestCase):
         self.assertEqual('qemu+tcp://192.0.2.12/system', result['uri'])
         self.assertEqual('tcp://192.0.2.12', result['params']['migrate_uri'])
 
+    def test_machine_type_newer_than_the_destination_is_refused(self):
+        status, out, _ = run('--libvirt', '10.0.0', '--qemu', '8.2',
+                             '--dest-libvirt', '9.0.0', '--dest-qemu', '7.2',
+                             '--disk', 'vda:volume', '--operation', 'live',
+                             '--machine-type', 'pc-q35-8.2', '--json')
+        self.assertEqual(3, status)
+        self.assertEqual('machine-type-too-new',
+                         json.loads(out)['refused']['error'])
+
     def test_text_refusal(self):
         status, out, _ = run(*SEED, '--set', 'live_migration_tunnelled=true')
         self.assertEqual(3, status)
@@ -99,6 +108,8 @@ class TestCli(base.TestCase):
           'live_migration_scheme=ftp'], 'ftp'),
         (['--libvirt', '9.0', '--qemu', '7.2', '--dest-inbound-addr',
           'a b'], "--dest-inbound-addr 'a b'"),
+        (['--libvirt', '9.0', '--qemu', '7.2', '--machine-type', 'pc q35'],
+         "machine type 'pc q35'"),
         (['--libvirt', '9.0', '--qemu', '7.2', '--set',
           'live_migration_parallel_connections=256'],
          'live_migration_parallel_connections=256: Should be less than or '

@@ -8,6 +8,7 @@ from reference.tests import base
 from reference.tests.base import host
 from reference.tests.base import plan
 from reference.tests.base import request
+from reference.versions import V
 
 TUNNELLED = 'VIR_MIGRATE_TUNNELLED'
 TLS = 'VIR_MIGRATE_TLS'
@@ -550,3 +551,43 @@ class TestMonitor(base.TestCase):
     def test_no_timeout_when_disabled(self):
         result = plan({'live_migration_completion_timeout': 0})
         self.assertIsNone(result.monitor.completion_timeout_s)
+
+
+@ddt.ddt
+class TestMachineType(base.TestCase):
+    """The guest's machine type must exist on the destination QEMU."""
+
+    @ddt.data(
+        # source QEMU, destination QEMU, machine type, refused
+        ('8.2', '7.2', 'pc-q35-8.2', True),
+        ('8.2', '7.2', 'pc-i440fx-7.2', False),
+        ('11.1', '5.2', 'pc-i440fx-5.2', False),     # measured: 12.8 -> 7.0
+        ('11.1', '5.2', 'pc-i440fx-5.3', True),
+        ('7.2', '7.2', 'q35', False),
+        ('8.2', '7.2', 'q35', True),                 # the alias is 8.2 there
+        ('7.2', '8.2', 'pc', False),
+        ('8.2', '7.2', 'microvm', False),            # unversioned: unchecked
+    )
+    @ddt.unpack
+    def test_machine_type(self, source, destination, machine, refused):
+        args = ({}, host('10.0.0', source), host('10.0.0', destination),
+                request('vda:volume', 'live', machine_type=machine))
+        if refused:
+            exc = self.assertRefused('machine-type-too-new', plan, *args)
+            self.assertIn('destination QEMU %s' % (V(destination),),
+                          exc.message)
+            self.assertIn('hw_machine_type', exc.message)
+        else:
+            self.assertTrue(plan(*args).flags)
+
+    def test_unknown_type_and_older_destination_says_what_it_must_be(self):
+        result = plan({}, host('10.0.0', '8.2'), host('9.0.0', '7.2'),
+                      request('vda:volume', 'live'))
+        whats = [d.what for d in result.decisions]
+        self.assertIn('machine type must be at most pc-*-7.2', whats)
+
+    def test_same_or_newer_destination_needs_no_word(self):
+        result = plan({}, host('9.0.0', '7.2'), host('10.0.0', '8.2'),
+                      request('vda:volume', 'live'))
+        self.assertFalse([d for d in result.decisions
+                          if 'machine type' in d.what])

@@ -83,7 +83,7 @@ def _nbd_default_set(call):
 def _legacy_default_set(call):
     """QEMU's in-stream block migration copies every writable disk."""
     return frozenset(d.target for d in call.disks
-                     if d.kind is not DiskKind.READONLY)
+                     if d.kind not in (DiskKind.READONLY, DiskKind.CONFIG))
 
 
 def _copy_set(call):

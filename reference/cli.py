@@ -81,7 +81,7 @@ def build_parser():
     p.add_argument('--disk', type=_disk, action='append', default=[],
                    metavar='TARGET:KIND',
                    help='a disk of the guest; KIND: local, volume, readonly, '
-                   'shareable (repeat)')
+                   'shareable, config (a config drive) (repeat)')
     p.add_argument('--paused', action='store_true', help='the guest is paused')
     p.add_argument('--tls-ready', action='store_true',
                    help='both hosts have native TLS certificates configured')

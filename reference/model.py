@@ -15,8 +15,10 @@ class Operation(enum.Enum):
 class DiskKind(enum.Enum):
     LOCAL = 'local'          # on the host's disk: copied by a block migration
     VOLUME = 'volume'        # attached shared volume (Cinder): never copied
-    READONLY = 'readonly'    # e.g. a config drive image: never copied
+    READONLY = 'readonly'    # e.g. an ISO image: never copied
     SHAREABLE = 'shareable'  # <shareable/>, in use by other guests: not copied
+    CONFIG = 'config'        # config drive (disk.config): local, read-only;
+    #                          libvirt never copies it, it is copied before
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,8 @@ class MigrationPlan:
     decisions: tuple
     fallbacks: tuple        # older APIs that can carry every param
     monitor: MonitorPlan
+    copy_before: tuple = ()  # disks the caller copies to the destination
+    #                          before migrating (config drives)
 
     def as_dict(self):
         return {
@@ -92,6 +96,7 @@ class MigrationPlan:
             'flags': list(self.flags),
             'params': dict(self.params),
             'decisions': [dataclasses.asdict(d) for d in self.decisions],
+            'copy_before': list(self.copy_before),
             'refused': None,
         }
 
@@ -106,7 +111,7 @@ class MigrationRefused(Exception):
 
     def as_dict(self):
         return {'api': None, 'uri': None, 'flags': None, 'params': None,
-                'decisions': None,
+                'decisions': None, 'copy_before': None,
                 'refused': {'error': self.error, 'message': self.message}}
 
 

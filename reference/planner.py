@@ -64,7 +64,26 @@ def plan_migration(settings, source, destination, request):
     monitor = _monitor(settings, request, hosts, copy, post_copy, decisions)
     return MigrationPlan(api=api, uri=uri, flags=flags, params=params,
                          decisions=tuple(decisions), fallbacks=fallbacks,
-                         monitor=monitor)
+                         monitor=monitor,
+                         copy_before=_config_drives(request, decisions))
+
+
+def _config_drives(request, decisions):
+    """Config drives reach the destination before the migration: libvirt
+    never copies a read-only disk, and the destination cannot start the
+    guest without it (Nova copies disk.config first)."""
+    drives = tuple(request.targets(DiskKind.CONFIG))
+    if drives and request.shared_storage:
+        decisions.append(Decision(
+            'config drive %s not copied' % ', '.join(drives),
+            'the instance storage is shared: the destination sees it'))
+        return ()
+    if drives:
+        decisions.append(Decision(
+            'copy %s to the destination first' % ', '.join(drives),
+            'a config drive is local and read-only: libvirt never copies '
+            'it, and the destination cannot start the guest without it'))
+    return drives
 
 
 def _pair(hosts):

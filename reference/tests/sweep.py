@@ -35,6 +35,7 @@ REQUESTS = (
     ('vda:local vdb:volume', 'block', False, False,    # ... to the
      {'destination_inbound_addr': '192.0.2.2'}),       # destination's address
     ('vda:volume', 'live', False, False, {'machine_type': 'pc'}),  # an alias
+    ('vda:local hdd:config', 'auto', False, False),    # a config drive
     ('vda:local vdb:local hdc:readonly vdc:shareable', 'block', False, False),
     ('vda:volume', 'live', False, False),              # volume-backed
     ('vda:volume vdb:volume', 'auto', False, False),

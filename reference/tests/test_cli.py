@@ -27,7 +27,7 @@ class TestCli(base.TestCase):
         self.assertEqual(0, status, err)
         result = json.loads(out)
         self.assertEqual({'api', 'uri', 'flags', 'params', 'decisions',
-                          'refused'}, set(result))
+                          'copy_before', 'refused'}, set(result))
         self.assertEqual('migrateToURI3', result['api'])
         self.assertEqual(['vda'], result['params']['migrate_disks'])
         self.assertNotIn('VIR_MIGRATE_TUNNELLED', result['flags'])
@@ -68,6 +68,15 @@ class TestCli(base.TestCase):
         self.assertEqual(3, status)
         self.assertEqual('machine-type-too-new',
                          json.loads(out)['refused']['error'])
+
+    def test_config_drive_is_copied_before_never_migrated(self):
+        status, out, _ = run('--libvirt', '9.0.0', '--qemu', '7.2',
+                             '--disk', 'vda:local', '--disk', 'hdd:config',
+                             '--json')
+        self.assertEqual(0, status)
+        result = json.loads(out)
+        self.assertEqual(['hdd'], result['copy_before'])
+        self.assertEqual(['vda'], result['params']['migrate_disks'])
 
     def test_text_refusal(self):
         status, out, _ = run(*SEED, '--set', 'live_migration_tunnelled=true')

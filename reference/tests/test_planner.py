@@ -591,3 +591,33 @@ class TestMachineType(base.TestCase):
                       request('vda:volume', 'live'))
         self.assertFalse([d for d in result.decisions
                           if 'machine type' in d.what])
+
+
+@ddt.ddt
+class TestConfigDrive(base.TestCase):
+    """A config drive is local and read-only: libvirt never copies it, the
+    destination needs it; Nova copies it first, and the plan says so."""
+
+    @ddt.data(
+        # spec, operation, shared storage, expected copy_before
+        ('vda:local hdd:config', 'block', False, ('hdd',)),
+        ('vda:volume hdd:config', 'live', False, ('hdd',)),
+        ('vda:local hdd:config', 'live', True, ()),
+    )
+    @ddt.unpack
+    def test_config_drive(self, spec, operation, shared, copy_before):
+        result = plan(req=request(spec, operation, shared_storage=shared))
+        self.assertEqual(copy_before, result.copy_before)
+        self.assertNotIn('hdd', result.params.get('migrate_disks', []))
+
+    def test_below_1_2_17_a_config_drive_needs_no_disk_list(self):
+        result = plan(source=TRUSTY, req=request('vda:local hdd:config',
+                                                 'block'))
+        self.assertEqual(('hdd',), result.copy_before)
+        self.assertNotIn('migrate_disks', result.params)
+
+    def test_through_the_tunnel_a_config_drive_is_left_alone(self):
+        result = plan({'live_migration_tunnelled': True}, XENIAL_131,
+                      req=request('vda:local hdd:config'))
+        self.assertIn(TUNNELLED, result.flags)
+        self.assertEqual(('hdd',), result.copy_before)

@@ -469,12 +469,8 @@ def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
             'migrate_uri = %s' % params['migrate_uri'],
             'the destination\'s live_migration_inbound_addr: the stream goes '
             'to that address'))
-        if tls and supports('tls_destination', *hosts):
-            params['tls.destination'] = request.destination
-            decisions.append(Decision(
-                'tls.destination = %s' % request.destination,
-                'the certificate is checked against the host name, not the '
-                'inbound address'))
+        if tls:
+            _tls_names(request, hosts, copy, inbound, params, decisions)
     if parallel > 1:
         params['parallel.connections'] = parallel
     if request.destination_xml is not None:
@@ -495,6 +491,30 @@ def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
                 'destination keeps the source\'s persistent definition'
                 % _requirement('persistent_xml')))
     return uri, params
+
+
+def _tls_names(request, hosts, copy, inbound, params, decisions):
+    """Which name the destination's certificate is checked against when
+    the streams go to its inbound address."""
+    if not supports('tls_destination', *hosts):
+        decisions.append(Decision(
+            'the destination certificate must carry %s' % inbound,
+            'tls.destination needs %s on both hosts (%s): both streams are '
+            'checked against the inbound address'
+            % (_requirement('tls_destination'), _pair(hosts))))
+        return
+    params['tls.destination'] = request.destination
+    decisions.append(Decision(
+        'tls.destination = %s' % request.destination,
+        'the certificate is checked against the host name, not the '
+        'inbound address'))
+    if copy.flag is not None and not supports('tls_destination_nbd', *hosts):
+        decisions.append(Decision(
+            'the destination certificate must also carry %s' % inbound,
+            'tls.destination names the host for the disk (NBD) connection '
+            'only with %s on both hosts (%s): before, that connection is '
+            'checked against the inbound address'
+            % (_requirement('tls_destination_nbd'), _pair(hosts))))
 
 
 def _choose_api(params, hosts, decisions):

@@ -114,6 +114,10 @@ FEATURES = {f.name: f for f in (
     Feature('tls_destination', _DOMAIN_DOC
             + ': VIR_MIGRATE_PARAM_TLS_DESTINATION since 6.0.0',
             libvirt_since=V('6.0.0')),
+    Feature('tls_destination_nbd', 'libvirt 8.2.0 release notes: '
+            'tls.destination also names the host for the NBD (disk) '
+            'connection; before, only the memory stream',
+            libvirt_since=V('8.2.0')),
     # Storage copy through the tunnel relies on QEMU's legacy in-stream block
     # migration.  libvirt refuses it once it drives QEMU with -blockdev
     # (libvirt 5.10 with QEMU 4.2), and QEMU removed it in 9.1.  It can never

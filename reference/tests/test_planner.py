@@ -469,6 +469,27 @@ class TestUriAndParams(base.TestCase):
         self.assertIn(TLS, result.flags)
         self.assertEqual(expected, result.params.get('tls.destination'))
 
+    @ddt.data(
+        # stack, operation, what the plan must say
+        (host('7.0.0', '5.2', tls_ready=True), 'block',
+         'the destination certificate must also carry 192.0.2.2'),
+        (host('9.0.0', '7.2', tls_ready=True), 'block', None),
+        (host('7.0.0', '5.2', tls_ready=True), 'live', None),
+        (host('5.4.0', '4.0', tls_ready=True), 'live',
+         'the destination certificate must carry 192.0.2.2'),
+    )
+    @ddt.unpack
+    def test_tls_to_an_inbound_address_names_the_certificate(
+            self, stack, operation, said):
+        spec = 'vda:local' if operation == 'block' else 'vda:volume'
+        result = plan({}, stack, req=request(
+            spec, operation, destination='compute2',
+            destination_inbound_addr='192.0.2.2'))
+        self.assertIn(TLS, result.flags)
+        musts = [d.what for d in result.decisions if 'must' in d.what
+                 and 'certificate' in d.what]
+        self.assertEqual([said] if said else [], musts)
+
     @ddt.data((0, None), (250, 250))
     @ddt.unpack
     def test_bandwidth(self, value, expected):

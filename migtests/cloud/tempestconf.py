@@ -38,12 +38,12 @@ def load_jobs(zuul_dir):
     return jobs
 
 
-def _merge(base, override):
+def merge(base, override):
     """Zuul's variable inheritance: dicts merge, anything else replaces."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -62,7 +62,7 @@ def job_vars(jobs, name):
         current = jobs[current].get('parent')
     result = {}
     for job_name in reversed(chain):
-        result = _merge(result, jobs[job_name].get('vars') or {})
+        result = merge(result, jobs[job_name].get('vars') or {})
     return result
 
 
@@ -98,7 +98,7 @@ def compose(job, cloud, services):
     (settings, adjustments): each adjustment names a job setting the cloud
     could not honour and why.
     """
-    settings = _merge(job, cloud)
+    settings = merge(job, cloud)
     adjustments = []
     available = settings.setdefault('service_available', {})
     for service, reason in sorted(services.items()):

@@ -28,6 +28,8 @@ import re
 
 import yaml
 
+from migtests.cloud import tempestconf
+
 UPSTREAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'upstream.yaml')
 BRANCH = 'master'           # this repository's only branch
@@ -43,16 +45,6 @@ def _list(value):
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def _merge(base, override):
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 class Frozen:
@@ -107,7 +99,7 @@ def freeze(name, local_jobs, upstream):
             frozen.playbooks['run'] = playbooks['run']
         frozen.playbooks['post-run'] = (playbooks['post-run']
                                         + frozen.playbooks['post-run'])
-        frozen.vars = _merge(frozen.vars, conf.get('vars') or {})
+        frozen.vars = tempestconf.merge(frozen.vars, conf.get('vars') or {})
         if conf.get('override-checkout'):
             frozen.override_checkout = conf['override-checkout']
     return frozen

@@ -20,7 +20,19 @@ def requirements_missing():
     return None
 
 
-class LabTestCase(testtools.TestCase):
+class NeedsLab(testtools.TestCase):
+    """Skips, saying why, where the lab cannot run (not root, no libvirt
+    or QEMU installed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        missing = requirements_missing()
+        if missing:
+            raise unittest.SkipTest(missing)
+
+
+class LabTestCase(NeedsLab):
     LAB_NAME = 'fn'
     HOSTS = 2
     RUNNER = scenario.Runner
@@ -29,9 +41,6 @@ class LabTestCase(testtools.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        missing = requirements_missing()
-        if missing:
-            raise unittest.SkipTest(missing)
         cls.lab = Lab(cls.LAB_NAME, hosts=cls.HOSTS)
         cls.lab.up()
         try:

@@ -9,7 +9,6 @@ import os
 
 import ddt
 from tempest.lib import decorators
-import testtools
 from testtools import content
 
 from migtests.lab import matrix
@@ -20,13 +19,7 @@ PAIRS = [tuple(p.split(':')) for p in os.environ.get(
 
 
 @ddt.ddt
-class TestMatrix(testtools.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        missing = base.requirements_missing()
-        if missing:
-            raise base.unittest.SkipTest(missing)
+class TestMatrix(base.NeedsLab):
 
     @ddt.data(*PAIRS)
     @decorators.idempotent_id('f4f5b0cf-5a55-4bb5-a4b6-2a7a5e0f3a10')

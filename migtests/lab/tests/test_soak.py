@@ -5,7 +5,6 @@ nothing may be left behind.  `migtests-lab soak --rounds N` runs more."""
 import os
 
 from tempest.lib import decorators
-import testtools
 from testtools import content
 
 from migtests.lab import soak
@@ -14,13 +13,7 @@ from migtests.lab.tests import base
 SEED = int(os.environ.get('MIGTESTS_SOAK_SEED', '20261127'))
 
 
-class TestSoak(testtools.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        missing = base.requirements_missing()
-        if missing:
-            raise base.unittest.SkipTest(missing)
+class TestSoak(base.NeedsLab):
 
     @decorators.idempotent_id('2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60')
     def test_nothing_left_after_random_kills(self):

@@ -86,7 +86,6 @@ class Lab:
 
     # --- life cycle ------------------------------------------------------
     def up(self):
-        system.become_subreaper()
         self.down()
         os.makedirs(self.dir)
         os.makedirs(self.cache, exist_ok=True)

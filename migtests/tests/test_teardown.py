@@ -100,23 +100,27 @@ class TestRecorded(testtools.TestCase):
 class TestReaping(testtools.TestCase):
 
     @decorators.idempotent_id('e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a80')
-    def test_a_killed_orphan_is_reaped_not_left_a_zombie(self):
-        # A daemon that double-forks (epmd, a uwsgi worker whose master
-        # died) is reparented to the lab's process, its subreaper; killed,
-        # it stays a zombie in /proc until it is reaped -- a leftover for
-        # anyone who looks -- unless teardown reaps it.
-        system.become_subreaper()
+    def test_teardown_waits_until_a_killed_orphan_is_reaped(self):
+        # A daemon that double-forked (epmd, a uwsgi worker whose master
+        # died) is the machine's init's child: killed, it is a zombie in
+        # /proc until init reaps it -- a leftover for anyone who looks in
+        # that moment -- so teardown waits for it to be gone.
         shell = subprocess.run(['sh', '-c', 'sleep 60 >/dev/null & echo $!'],
                                capture_output=True, text=True, check=True)
         orphan = Recorded.of('orphan', int(shell.stdout))
         self.addCleanup(_gone, orphan.pid)
-        self.assertEqual(os.getpid(), int(open(
-            '/proc/%d/stat' % orphan.pid).read().rsplit(')', 1)[1].split()[1]))
         _KILL(orphan.pid, signal.SIGKILL)
-        system.wait_for(lambda: not orphan.alive(), 5)
-        self.assertTrue(system.present(orphan))     # a zombie, not gone
-        self.assertEqual([], system.wait_gone([orphan], timeout=5))
+        self.assertEqual([], system.wait_gone([orphan], timeout=10))
         self.assertFalse(system.present(orphan))
+
+    @decorators.idempotent_id('f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f7a8b91')
+    def test_our_own_killed_child_is_reaped(self):
+        child = _child()
+        recorded = Recorded.of('child', child.pid)
+        _KILL(child.pid, signal.SIGKILL)
+        system.wait_for(lambda: not recorded.alive(), 5)
+        self.assertTrue(system.present(recorded))   # a zombie of ours
+        self.assertEqual([], system.wait_gone([recorded], timeout=5))
 
 
 # Points of Lab.down at which a process exits by itself.

@@ -213,6 +213,7 @@ class Runner:
         if guest.local and copies_storage(plan.flags):
             guest.prepare_root(destination, pattern=False)
         before = guest.counters(source)[-1]
+        wait_no_job(domain)
         migrate_started = time.monotonic()
         api = self.migrate(domain, plan, case.during)
         migration_seconds = time.monotonic() - migrate_started
@@ -415,6 +416,25 @@ def switch_to_post_copy(domain, timeout=30):
         time.sleep(0.01)
 
 
+def wait_no_job(domain, timeout=30):
+    """Wait until the guest has no migration job: a guest that has just
+    arrived may still be finishing its incoming one (libvirt 12.8 took
+    1.3 s after a post-copy arrival, under load), and an action meant for
+    the next outgoing migration would land on it (matrix run: post-copy
+    switches refused until the guest had gone, "finished in pre-copy")."""
+    import libvirt
+
+    def idle():
+        try:
+            kind = domain.jobStats().get('type', libvirt.VIR_DOMAIN_JOB_NONE)
+        except libvirt.libvirtError:
+            return False
+        return kind in (libvirt.VIR_DOMAIN_JOB_NONE,
+                        libvirt.VIR_DOMAIN_JOB_COMPLETED)
+    system.wait_for(idle, timeout, interval=0.05,
+                    what='the guest\'s previous migration job to end')
+
+
 def wait_job_running(domain, phase='any', timeout=30):
     """Wait until the migration job runs: ``any`` phase (a storage copy
     included: a fault may land there), or ``ram``, once QEMU's migration
@@ -509,6 +529,7 @@ class FaultRunner(Runner):
         domain = self.conn(source).lookupByName(guest.name)
         if guest.local and copies_storage(plan.flags):
             guest.prepare_root(destination, pattern=False)
+        wait_no_job(domain)
         _, error = migrate_while(
             domain, plan,
             fault and (lambda: fault(self, guest, source, destination)),

@@ -112,6 +112,11 @@ BROKEN = tuple(Case(case) for case in (
      "        return 'no counter printed after the migration' +",
      'not Python 3.12 syntax'),
     # Freezing the jobs as Zuul does.
+    ('branch-matcher-matches-no-branch', 'zuul.d/jobs.yaml',
+     '    override-checkout: stable/2026.1\n',
+     '    override-checkout: stable/2026.1\n'
+     '    branches: ^stable/(newton|ocata)$\n',
+     'no variant of migtests-multinode-2026-1 matches branch master'),
     ('devstack-writes-left-in-place', 'playbooks/run.yaml',
      "        state: absent\n", "        state: present\n",
      'devstack writes [libvirt] live_migration_uri and no run play removes '

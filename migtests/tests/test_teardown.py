@@ -34,6 +34,17 @@ def _gone(pid):
         pass
 
 
+def _wait_exec(pid, program):
+    """Wait until the child runs ``program`` (its shell set a trap first)."""
+    def running():
+        try:
+            with open('/proc/%d/cmdline' % pid) as f:
+                return f.read().startswith(program)
+        except OSError:
+            return False
+    system.wait_for(running, 5, interval=0.01)
+
+
 def _running(pid):
     return Recorded.of('check', pid).alive()
 
@@ -82,17 +93,17 @@ class TestRecorded(testtools.TestCase):
 
     @decorators.idempotent_id('6a8c2d1e-9b0a-4c7f-b3e4-8d9f0a1b2c44')
     def test_exit_on_its_own_during_the_grace_period(self):
-        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; sleep 0.3'])
+        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; exec sleep 0.3'])
         recorded = Recorded.of('child', child.pid)
+        _wait_exec(child.pid, 'sleep')      # SIGTERM is ignored from here
         recorded.stop(grace=5)
         self.assertFalse(recorded.alive())
 
     @decorators.idempotent_id('8c0e4f3a-1d2c-4e9b-85f6-0f1b2c3d4e55')
     def test_sigterm_ignored_gets_sigkill(self):
-        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; sleep 60'])
+        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; exec sleep 60'])
         recorded = Recorded.of('child', child.pid)
-        system.wait_for(lambda: open('/proc/%d/cmdline' % child.pid).read()
-                        .startswith('sh'), 5)
+        _wait_exec(child.pid, 'sleep')
         recorded.stop(grace=0.3)
         self.assertFalse(recorded.alive())
 

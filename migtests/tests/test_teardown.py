@@ -93,7 +93,7 @@ class TestRecorded(testtools.TestCase):
 
     @decorators.idempotent_id('6a8c2d1e-9b0a-4c7f-b3e4-8d9f0a1b2c44')
     def test_exit_on_its_own_during_the_grace_period(self):
-        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; exec sleep 0.3'])
+        child = subprocess.Popen(['sh', '-c', 'trap "" TERM; exec sleep 1'])
         recorded = Recorded.of('child', child.pid)
         _wait_exec(child.pid, 'sleep')      # SIGTERM is ignored from here
         recorded.stop(grace=5)

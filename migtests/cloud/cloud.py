@@ -237,9 +237,7 @@ class Cloud:
         self._manage('mariadb-install', [
             'mariadb-install-db', '--no-defaults', '--datadir=' + data,
             '--user=root', '--auth-root-authentication-method=normal',
-            # A new machine's hostname may not resolve (a fresh Debian
-            # without it in /etc/hosts): grants by address, no resolveip.
-            '--skip-test-db', '--skip-name-resolve'], timeout=120)
+            '--skip-test-db'], timeout=120)
         socket = self.site.mysql_socket
         # No TCP listener at all: every service reaches it by its socket.
         mariadb = self._service('mariadb', [

@@ -86,7 +86,7 @@ def parse_args(argv):
     parser.add_argument('--name', default='job',
                         help='the cloud\'s lab name (namespaces mt<name>-*; '
                              'up to 6 letters or digits)')
-    # Two workers: Tempest 200 s instead of 286 s, green five runs in a
+    # Two workers: Tempest 210-248 s instead of 286 s, ten green runs in a
     # row (README, "The local cloud").
     parser.add_argument('--concurrency', type=int, default=2,
                         help='Tempest workers (default: %(default)s)')

@@ -300,31 +300,34 @@ def _refuse_contradictions(settings):
             'connections to 1' % settings.parallel_connections)
 
 
+# The MigrationSettings field each [libvirt] option is read into (the
+# tunnel and the deprecated flag options are read by _from_flags).
+SETTING_OF = {
+    'live_migration_with_native_tls': 'native_tls',
+    'live_migration_scheme': 'scheme',
+    'live_migration_inbound_addr': 'inbound_addr',
+    'live_migration_bandwidth': 'bandwidth',
+    'live_migration_permit_post_copy': 'permit_post_copy',
+    'live_migration_permit_auto_converge': 'permit_auto_converge',
+    'live_migration_parallel_connections': 'parallel_connections',
+    'live_migration_downtime': 'downtime',
+    'live_migration_downtime_steps': 'downtime_steps',
+    'live_migration_downtime_delay': 'downtime_delay',
+    'live_migration_completion_timeout': 'completion_timeout',
+    'live_migration_timeout_action': 'timeout_action',
+}
+
+
 def load_settings(conf):
     """Read and check conf.libvirt; return MigrationSettings."""
     group = conf[GROUP]
     warnings = []
     tunnelled, sources, translated = _from_flags(conf, warnings)
-
-    def option(name):
-        return translated.get(name, group[name])
+    # An option a deprecated flag stands for reads as that flag says.
     settings = MigrationSettings(
-        tunnelled=tunnelled,
-        native_tls=option('live_migration_with_native_tls'),
-        scheme=group.live_migration_scheme,
-        inbound_addr=group.live_migration_inbound_addr,
-        bandwidth=group.live_migration_bandwidth,
-        permit_post_copy=option('live_migration_permit_post_copy'),
-        permit_auto_converge=option('live_migration_permit_auto_converge'),
-        parallel_connections=group.live_migration_parallel_connections,
-        downtime=group.live_migration_downtime,
-        downtime_steps=group.live_migration_downtime_steps,
-        downtime_delay=group.live_migration_downtime_delay,
-        completion_timeout=group.live_migration_completion_timeout,
-        timeout_action=group.live_migration_timeout_action,
-        warnings=tuple(warnings),
-        tunnel_source=sources,
-    )
+        tunnelled=tunnelled, warnings=tuple(warnings), tunnel_source=sources,
+        **{field: translated.get(option, group[option])
+           for option, field in SETTING_OF.items()})
     _refuse_contradictions(settings)
     return settings
 

@@ -16,6 +16,8 @@ import sys
 import sysconfig
 import uuid
 
+from migtests.cloud.controller import CloudError
+
 POOL = 'volumes'
 # Debian's python3-rados / python3-rbd: built for the machine's Python 3.11;
 # they are not on PyPI.
@@ -67,11 +69,13 @@ bluestore_block_size = 10737418240
 
 
 class Ceph:
-    def __init__(self, cloud):
-        self.cloud = cloud
-        self.dir = os.path.join(cloud.dir, 'ceph')
+    def __init__(self, controller, address, directory):
+        """``controller``: where its daemons and commands run (the cloud's
+        Controller); ``address``: the controller's, which it listens on."""
+        self.ctl = controller
+        self.dir = directory
         self.conf = os.path.join(self.dir, 'ceph.conf')
-        self.address = cloud.site.address
+        self.address = address
 
     def up(self):
         """Bootstrap and start; returns the recorded daemons once the
@@ -84,39 +88,40 @@ class Ceph:
         with open(self.conf, 'w') as f:
             f.write(CONF % {'fsid': fsid, 'mon': mon,
                             'address': self.address, 'dir': self.dir})
-        cloud, conf = self.cloud, ['-c', self.conf]
+        ctl, conf = self.ctl, ['-c', self.conf]
         keyring = os.path.join(self.dir, 'keyring')
-        cloud._manage('ceph-bootstrap', [
+        ctl.manage('ceph-bootstrap', [
             'ceph-authtool', '--create-keyring', keyring, '--gen-key',
             '-n', 'mon.', '--cap', 'mon', 'allow *'])
         monmap = os.path.join(self.dir, 'monmap')
-        cloud._manage('ceph-bootstrap', [
+        ctl.manage('ceph-bootstrap', [
             'monmaptool', '--create', '--fsid', fsid, '--addv', 'a', mon,
             monmap])
-        cloud._manage('ceph-bootstrap', ['ceph-mon'] + conf + [
+        ctl.manage('ceph-bootstrap', ['ceph-mon'] + conf + [
             '--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', keyring])
-        daemons = {'ceph-mon': cloud._service(
+        daemons = {'ceph-mon': ctl.service(
             'ceph-mon', ['ceph-mon', '-f'] + conf + ['-i', 'a'])}
-        daemons['ceph-mgr'] = cloud._service(
+        daemons['ceph-mgr'] = ctl.service(
             'ceph-mgr', ['ceph-mgr', '-f'] + conf + ['-i', 'x'])
         osd_uuid = str(uuid.uuid4())
         osd_id = self.ceph(['osd', 'new', osd_uuid], daemons).strip()
         os.makedirs(os.path.join(self.dir, 'osd', 'ceph-' + osd_id))
-        cloud._manage('ceph-bootstrap', ['ceph-osd'] + conf + [
+        ctl.manage('ceph-bootstrap', ['ceph-osd'] + conf + [
             '-i', osd_id, '--mkfs', '--osd-uuid', osd_uuid])
-        daemons['ceph-osd'] = cloud._service(
+        daemons['ceph-osd'] = ctl.service(
             'ceph-osd', ['ceph-osd', '-f'] + conf + ['-i', osd_id])
         self.ceph(['osd', 'pool', 'create', POOL, '8', '8'], daemons)
-        cloud._manage('ceph-bootstrap', ['rbd'] + conf + [
+        ctl.manage('ceph-bootstrap', ['rbd'] + conf + [
             'pool', 'init', POOL])
-        cloud._await('Ceph HEALTH_OK', lambda: self._unhealthy(daemons),
-                     daemons, HEALTH_TIMEOUT)
+        ctl.await_ready('Ceph HEALTH_OK',
+                        lambda: self._unhealthy(daemons), daemons,
+                        HEALTH_TIMEOUT)
         return daemons
 
     def ceph(self, args, daemons, timeout=60):
         """A ceph CLI call in the controller's namespace; its output."""
-        command = ['ip', 'netns', 'exec', self.cloud.lab.storage_ns, 'ceph',
-                   '-c', self.conf, '--connect-timeout', '20'] + args
+        command = self.ctl.command(['ceph', '-c', self.conf,
+                                    '--connect-timeout', '20'] + args)
         try:
             proc = subprocess.run(command, capture_output=True, text=True,
                                   timeout=timeout,
@@ -124,12 +129,11 @@ class Ceph:
         except subprocess.TimeoutExpired:
             proc = None
         if proc is None or proc.returncode != 0:
-            from migtests.cloud.cloud import CloudError
             dead = [n for n, p in daemons.items() if not p.alive()]
             raise CloudError('ceph %s failed: %s%s' % (
                 ' '.join(args), 'no answer' if proc is None else
                 (proc.stderr.strip().splitlines() or ['?'])[-1],
-                '; %s exited: %s' % (dead[0], self.cloud._tail(dead[0]))
+                '; %s exited: %s' % (dead[0], self.ctl.tail(dead[0]))
                 if dead else ''))
         return proc.stdout
 

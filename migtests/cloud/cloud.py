@@ -12,32 +12,23 @@ Service logs go to the results directory, which outlives the cloud.
 """
 
 import concurrent.futures
-import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 
 from migtests.cloud import ceph
 from migtests.cloud import configs
+from migtests.cloud.controller import CloudError
+from migtests.cloud.controller import Controller
 from migtests.cloud import diskimage
+from migtests.cloud import services as control
 from migtests.lab import lab as lab_module
 from migtests.lab.lab import Lab
-from migtests.lab import system
 from migtests.lab.system import LabError
 
 COMPUTES = ('compute1', 'compute2')
-APIS = {           # service -> (uwsgi module, config dir env variable)
-    'keystone': ('keystone.wsgi.api', 'OS_KEYSTONE_CONFIG_DIR'),
-    'placement': ('placement.wsgi.api', 'OS_PLACEMENT_CONFIG_DIR'),
-    'glance': ('glance.wsgi.api', 'OS_GLANCE_CONFIG_DIR'),
-    'neutron': ('neutron.wsgi.api', 'OS_NEUTRON_CONFIG_DIR'),
-    'nova': ('nova.wsgi.osapi_compute', 'OS_NOVA_CONFIG_DIR'),
-    # cinder reads its config file from the command line (--pyargv).
-    'cinder': ('cinder.wsgi.api', None),
-}
 # Paste files the APIs load from their config directory, as installed by
 # the packages under <venv>/etc.
 PASTE = {'glance': 'glance/glance-api-paste.ini',
@@ -45,16 +36,13 @@ PASTE = {'glance': 'glance/glance-api-paste.ini',
          'cinder': 'cinder/api-paste.ini'}
 
 
-class CloudError(LabError):
-    """A step of the cloud failed; one line naming it (and its log)."""
-
-
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
                  results=None, volumes=True):
         """``volumes``: run Ceph and Cinder (RBD) as the volume service."""
         self.volumes = volumes
-        self.services = [s for s in APIS if volumes or s != 'cinder']
+        self.services = [s for s in control.APIS
+                         if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
         self.lab = Lab(name, hosts=len(COMPUTES), root=root,
                        hostnames=COMPUTES)
@@ -62,6 +50,8 @@ class Cloud:
         self.results = results or os.path.join(root, 'results', name)
         self.logs = os.path.join(self.results, 'logs')
         self.venv = sys.prefix
+        self.controller = Controller(self.lab, self.dir, self.logs,
+                                     self.venv)
         self.timings = {}
         self.facts = {}
         self.site = None
@@ -82,33 +72,36 @@ class Cloud:
                 password=secrets.token_hex(12), venv=self.venv,
                 computes=tuple(configs.Compute(h.hostname, h.address)
                                for h in self.lab.hosts))
+            ctl, site = self.controller, self.site
             # RabbitMQ boots (slowly) while the databases are made.
-            rabbit = self._rabbitmq()
+            rabbit = control.start_rabbitmq(ctl, site)
             disk = self._step('image', diskimage.build, self.lab.cache)
-            self._step('mariadb', self._mariadb)
+            self._step('mariadb', control.mariadb, ctl, site)
             self._step('configs', self._configs)
-            jobs = {'keystone': self._keystone_db,
-                    'placement': self._placement_db,
-                    'glance': self._glance_db, 'neutron': self._neutron_db,
-                    'nova': self._nova_db}
+            jobs = {service: (lambda make=make: make(ctl, site))
+                    for service, make in control.DATABASES.items()
+                    if service in self.services}
             if self.volumes:
-                jobs.update(ceph=self._ceph, cinder=self._cinder_db)
+                jobs['ceph'] = self._ceph
             self._step('databases', self._parallel, jobs)
-            self._step('apis', self._apis)
+            self._step('apis', control.apis, ctl, site, self.services,
+                       lambda: self._catalog('apis')['pending'])
             self._step('catalog', self._catalog, 'keystone')
-            self._step('rabbitmq', self._wait_rabbitmq, rabbit)
-            nova = self._step('nova', self._nova_services)
+            self.timings['rabbitmq-ready-after'] = self._step(
+                'rabbitmq', control.wait_rabbitmq, ctl, rabbit)
+            nova = self._step('nova', control.nova, ctl, site, self.lab)
             if self.volumes:
-                nova.update(self._step('cinder', self._cinder_services))
-            self._step('computes', self._await, 'nova-compute services',
+                nova.update(self._step('cinder', control.cinder, ctl, site))
+            self._step('computes', ctl.await_ready, 'nova-compute services',
                        lambda: self._catalog('computes')['pending'], nova)
-            self._step('discover', self._manage, 'nova-discover', [
-                'nova-manage', '--config-file', self._conf('nova'),
+            self._step('discover', ctl.manage, 'nova-discover', [
+                'nova-manage', '--config-file', site.conf('nova'),
                 'cell_v2', 'discover_hosts'])
-            self._step('hypervisors', self._await, 'hypervisors',
+            self._step('hypervisors', ctl.await_ready, 'hypervisors',
                        lambda: self._catalog('hypervisors')['pending'], nova)
             if self.volumes:
-                self._step('volume-service', self._await, 'cinder-volume',
+                self._step('volume-service', ctl.await_ready,
+                           'cinder-volume',
                            lambda: self._catalog('volumes')['pending'],
                            dict(nova, **self.ceph_daemons))
             self.facts = self._step('resources', self._catalog, 'resources',
@@ -152,155 +145,11 @@ class Cloud:
         for name, future in futures.items():
             future.result()     # the first failure, named by its message
 
-    # --- processes ---------------------------------------------------------
-    def _log(self, name):
-        return os.path.join(self.logs, name + '.log')
-
-    def _tail(self, name, lines=3):
-        """The log's first error line (if any) and its last lines."""
-        try:
-            with open(self._log(name), errors='replace') as f:
-                text = [line.strip() for line in f.read().splitlines()
-                        if line.strip()]
-        except FileNotFoundError:
-            text = []
-        errors = [line for line in text if ' ERROR ' in line]
-        # The exception itself says more than the traceback's first line.
-        raised = [line for line in errors
-                  if 'Error:' in line or 'Exception:' in line]
-        errors = raised[-1:] or errors[:1]
-        return ' | '.join(errors + text[-lines:]) or '(empty log)'
-
-    def _manage(self, name, argv, timeout=600):
-        """A one-shot command in the controller's namespace."""
-        argv = [self.bin(argv[0])] + list(argv[1:])
-        with open(self._log(name), 'a') as log:
-            log.write('$ %s\n' % ' '.join(argv))
-            log.flush()
-            try:
-                proc = subprocess.run(
-                    ['ip', 'netns', 'exec', self.lab.storage_ns] + argv,
-                    stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, timeout=timeout,
-                    env=self._env())
-            except subprocess.TimeoutExpired:
-                raise CloudError('%s: no end after %d s (log %s)' % (
-                    name, timeout, self._log(name))) from None
-        if proc.returncode != 0:
-            raise CloudError('%s failed (exit %d): %s [log %s]' % (
-                name, proc.returncode, self._tail(name), self._log(name)))
-
     def bin(self, program):
         """A program of the cloud's venv (else from PATH)."""
-        path = os.path.join(self.venv, 'bin', program)
-        return path if os.path.exists(path) else program
-
-    def _env(self, **extra):
-        env = dict(os.environ, **extra)
-        env.pop('OS_CLOUD', None)
-        return env
-
-    def _service(self, name, argv, host=None, env=None):
-        """Start a long-running service, recorded; readiness: _await."""
-        return self.lab.spawn(name, argv, self._log(name), host=host,
-                              env=env or self._env(), cwd=self.dir)
-
-    def _await(self, what, pending, processes, timeout=120):
-        """Poll ``pending()`` (what is not there yet) until it is empty;
-        a process of ``processes`` that dies meanwhile is named at once,
-        with its log's first error and last lines."""
-        last = {'pending': None}
-
-        def done():
-            for name, process in processes.items():
-                if not process.alive():
-                    raise CloudError('%s exited: %s [log %s]' % (
-                        name, self._tail(name), self._log(name)))
-            last['pending'] = pending()
-            return not last['pending']
-        try:
-            system.wait_for(done, timeout, interval=0.5, what=what)
-        except CloudError:
-            raise
-        except LabError:
-            raise CloudError('%s: still waiting after %d s for %s' % (
-                what, timeout, ', '.join(map(str, last['pending'])))) \
-                from None
-
-    def _port_pending(self, port):
-        return [] if self.lab.listening(port) else ['port %d' % port]
-
-    # --- MariaDB and RabbitMQ -------------------------------------------
-    def _mariadb(self):
-        data = os.path.join(self.dir, 'mysql')
-        os.makedirs(data)
-        # --force: skip the script's check that this host's name (or
-        # 'localhost') resolves.  That check only serves grants by host name
-        # for TCP clients, and this server has no TCP listener; a machine
-        # without /etc/hosts (a minimal root, some containers) would
-        # otherwise stop here asking for exactly this option.
-        self._manage('mariadb-install', [
-            'mariadb-install-db', '--no-defaults', '--force',
-            '--datadir=' + data, '--user=root',
-            '--auth-root-authentication-method=normal',
-            '--skip-test-db'], timeout=120)
-        socket = self.site.mysql_socket
-        # No TCP listener at all: every service reaches it by its socket.
-        mariadb = self._service('mariadb', [
-            'mariadbd', '--no-defaults', '--datadir=' + data,
-            '--socket=' + socket, '--pid-file=' + data + '/mysqld.pid',
-            '--skip-networking', '--user=root', '--skip-log-bin',
-            '--innodb-buffer-pool-size=128M', '--max-connections=500',
-            '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0',
-            '--character-set-server=utf8mb4'])
-        self._await('mariadb', lambda: [] if os.path.exists(socket)
-                    else [socket], {'mariadb': mariadb}, 60)
-        statements = ''.join('CREATE DATABASE %s CHARACTER SET utf8mb4;' % d
-                             for d in configs.DATABASES)
-        self._manage('mariadb-databases', [
-            'mariadb', '--no-defaults', '-S', socket, '-u', 'root',
-            '-e', statements])
-
-    def _rabbitmq(self):
-        base = os.path.join(self.dir, 'rabbitmq')
-        os.makedirs(os.path.join(base, 'home'))
-        with open(os.path.join(base, 'rabbitmq.conf'), 'w') as f:
-            f.write('listeners.tcp.default = %s:%d\n'
-                    'loopback_users = none\n'
-                    'log.console = true\nlog.file = false\n'
-                    % (self.site.address, configs.PORTS['rabbitmq']))
-        with open(os.path.join(base, 'enabled_plugins'), 'w') as f:
-            f.write('[].\n')
-        open(os.path.join(base, 'env.conf'), 'w').close()
-        env = self._env(
-            HOME=os.path.join(base, 'home'),
-            RABBITMQ_CONF_ENV_FILE=os.path.join(base, 'env.conf'),
-            RABBITMQ_CONFIG_FILE=os.path.join(base, 'rabbitmq.conf'),
-            RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(base,
-                                                       'enabled_plugins'),
-            RABBITMQ_MNESIA_BASE=os.path.join(base, 'mnesia'),
-            RABBITMQ_LOG_BASE=os.path.join(base, 'log'),
-            RABBITMQ_PID_FILE=os.path.join(base, 'rabbit.pid'),
-            RABBITMQ_NODENAME='rabbit@localhost',
-            # epmd and Erlang distribution: the namespace's loopback only.
-            ERL_EPMD_ADDRESS='127.0.0.1',
-            RABBITMQ_DIST_PORT='25672')
-        started = time.monotonic()
-        recorded = self._service(
-            'rabbitmq', ['/usr/lib/rabbitmq/bin/rabbitmq-server'], env=env)
-        return recorded, started
-
-    def _wait_rabbitmq(self, rabbit):
-        recorded, started = rabbit
-        self._await('rabbitmq', lambda: self._port_pending(
-            configs.PORTS['rabbitmq']), {'rabbitmq': recorded}, 120)
-        self.timings['rabbitmq-ready-after'] = round(
-            time.monotonic() - started, 1)
+        return self.controller.bin(program)
 
     # --- configuration ---------------------------------------------------
-    def _conf(self, service):
-        return os.path.join(self.site.etc(service), '%s.conf' % service)
-
     def _configs(self):
         site = self.site
         for path in ('keystone/fernet', 'keystone/receipts',
@@ -308,23 +157,24 @@ class Cloud:
                      'glance/staging', 'glance/tasks', 'glance/locks',
                      'neutron/locks', 'nova/tmp'):
             os.makedirs(site.data(path), exist_ok=True)
-        configs.write(configs.keystone(site), self._conf('keystone'))
-        configs.write(configs.placement(site), self._conf('placement'))
+        configs.write(configs.keystone(site), site.conf('keystone'))
+        configs.write(configs.placement(site), site.conf('placement'))
         configs.write(configs.glance(site),
                       os.path.join(site.etc('glance'), 'glance-api.conf'))
-        configs.write(configs.neutron(site), self._conf('neutron'))
+        configs.write(configs.neutron(site), site.conf('neutron'))
         configs.write(configs.ml2(), os.path.join(
             site.etc('neutron'), 'plugins', 'ml2', 'ml2_conf.ini'))
-        configs.write(configs.nova_controller(site), self._conf('nova'))
+        configs.write(configs.nova_controller(site), site.conf('nova'))
         for compute in site.computes:
             configs.write(configs.nova_compute(site, compute),
                           os.path.join(site.etc('nova'),
                                        '%s.conf' % compute.name))
         if self.volumes:
-            self.ceph = ceph.Ceph(self)
+            self.ceph = ceph.Ceph(self.controller, site.address,
+                                  os.path.join(self.dir, 'ceph'))
             os.makedirs(self.site.data('cinder', 'locks'), exist_ok=True)
             configs.write(configs.cinder(site, self.ceph.client_settings()),
-                          self._conf('cinder'))
+                          site.conf('cinder'))
         for service, relative in PASTE.items():
             if service not in self.services:
                 continue
@@ -341,51 +191,7 @@ class Cloud:
                     password=site.password, services=self.services,
                     computes=[c.name for c in site.computes], **extra)
 
-    # --- databases -------------------------------------------------------
-    def _keystone_db(self):
-        manage = ['keystone-manage', '--config-file', self._conf('keystone')]
-        self._manage('keystone-manage', manage + ['db_sync'])
-        for repository in ('fernet_setup', 'credential_setup'):
-            self._manage('keystone-manage', manage + [
-                repository, '--keystone-user', 'root',
-                '--keystone-group', 'root'])
-        url = self.site.url('keystone', '/v3/')
-        self._manage('keystone-manage', manage + [
-            'bootstrap', '--bootstrap-password', self.site.password,
-            '--bootstrap-admin-url', url, '--bootstrap-internal-url', url,
-            '--bootstrap-public-url', url,
-            '--bootstrap-region-id', configs.REGION])
-
-    def _placement_db(self):
-        self._manage('placement-manage', [
-            'placement-manage', '--config-file', self._conf('placement'),
-            'db', 'sync'])
-
-    def _glance_db(self):
-        self._manage('glance-manage', [
-            'glance-manage', '--config-file', os.path.join(
-                self.site.etc('glance'), 'glance-api.conf'), 'db_sync'])
-
-    def _neutron_db(self):
-        self._manage('neutron-db-manage', [
-            'neutron-db-manage', '--config-file', self._conf('neutron'),
-            '--config-file', os.path.join(self.site.etc('neutron'), 'plugins',
-                                          'ml2', 'ml2_conf.ini'),
-            'upgrade', 'heads'])
-
-    def _nova_db(self):
-        manage = ['nova-manage', '--config-file', self._conf('nova')]
-        self._manage('nova-manage', manage + ['api_db', 'sync'])
-        self._manage('nova-manage', manage + ['cell_v2', 'map_cell0'])
-        self._manage('nova-manage', manage + [
-            'cell_v2', 'create_cell', '--name', 'cell1'])
-        self._manage('nova-manage', manage + ['db', 'sync'])
-
-    def _cinder_db(self):
-        self._manage('cinder-manage', [
-            'cinder-manage', '--config-file', self._conf('cinder'), 'db',
-            'sync'])
-
+    # --- Ceph, the APIs' catalogue, logs -----------------------------------
     def _ceph(self):
         missing = ceph.link_bindings()
         if missing:
@@ -394,72 +200,9 @@ class Cloud:
                              % ', '.join(missing))
         self.ceph_daemons = self.ceph.up()
 
-    # --- services ----------------------------------------------------------
-    def _apis(self):
-        recorded = {}
-        for service in self.services:
-            module, variable = APIS[service]
-            port = configs.PORTS[service]
-            if variable:
-                env, extra = self._env(**{
-                    variable: self.site.etc(service)}), []
-            else:
-                env, extra = self._env(), ['--pyargv', '--config-file %s'
-                                           % self._conf(service)]
-            recorded[service] = self._service(
-                service + '-api', [
-                    self.bin('uwsgi'), '--master', '--need-app',
-                    '--die-on-term', '--lazy-apps', '--enable-threads',
-                    '--processes', '1', '--threads', '4',
-                    '--buffer-size', '65535',
-                    # One request per connection: a client reusing one
-                    # that uwsgi's plain http-socket dropped gets a reset.
-                    '--add-header', 'Connection: close',
-                    '--http-socket', '%s:%d' % (self.site.address, port),
-                    '--module', module] + extra, env=env)
-        # uwsgi listens first and loads its app after: wait for answers.
-        self._await('the APIs', lambda: self._catalog('apis')['pending'],
-                    {s + '-api': r for s, r in recorded.items()})
-
-    def _nova_services(self):
-        conf = self._conf('nova')
-        started = {}
-        for binary in ('nova-conductor', 'nova-scheduler'):
-            started[binary] = self._service(
-                binary, [self.bin(binary), '--config-file', conf])
-        for host, compute in zip(self.lab.hosts, self.site.computes):
-            # Its state path, in the host's own /var (same path on both).
-            system.run(host.enter(self.lab.daemon(host)) + [
-                'mkdir', '-p', '/var/lib/nova/instances',
-                '/var/lib/nova/tmp'])
-            name = 'nova-compute-' + compute.name
-            started[name] = self._service(name, [
-                self.bin('nova-compute'), '--config-file',
-                os.path.join(self.site.etc('nova'),
-                             '%s.conf' % compute.name)], host=host)
-        return started
-
-    def _cinder_services(self):
-        started = {}
-        for binary in ('cinder-scheduler', 'cinder-volume'):
-            started[binary] = self._service(binary, [
-                self.bin(binary), '--config-file', self._conf('cinder')])
-        return started
-
     def _catalog(self, step, **extra):
         """A step through the APIs, run in the controller's namespace."""
-        name = 'catalog-' + step
-        with open(self._log(name), 'a') as log:
-            proc = subprocess.run(
-                ['ip', 'netns', 'exec', self.lab.storage_ns,
-                 sys.executable, '-m', 'migtests.cloud.catalog', step],
-                input=json.dumps(self._site_json(**extra)),
-                stdout=subprocess.PIPE,
-                stderr=log, text=True, timeout=300, env=self._env())
-        if proc.returncode != 0:
-            raise CloudError('%s failed: %s [log %s]' % (
-                name, self._tail(name, 2), self._log(name)))
-        return json.loads(proc.stdout)
+        return self.controller.catalog(step, self._site_json(**extra))
 
     # --- logs ----------------------------------------------------------------
     def _collect_logs(self):

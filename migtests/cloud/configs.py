@@ -63,6 +63,10 @@ class Site:
     def etc(self, service):
         return os.path.join(self.dir, 'etc', service)
 
+    def conf(self, service):
+        """The service's main configuration file."""
+        return os.path.join(self.etc(service), '%s.conf' % service)
+
     def data(self, *parts):
         return os.path.join(self.dir, 'data', *parts)
 

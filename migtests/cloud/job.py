@@ -143,9 +143,9 @@ def workspace(cloud, zuul_dir, job, results):
 
 def run_tempest(cloud, path, regex, exclude, concurrency, record):
     log = os.path.join(cloud.results, 'tempest.log')
-    command = ['ip', 'netns', 'exec', cloud.lab.storage_ns,
-               cloud.bin('tempest'),
-               'run', '--regex', regex, '--concurrency', str(concurrency)]
+    command = cloud.controller.command([
+        cloud.bin('tempest'), 'run', '--regex', regex, '--concurrency',
+        str(concurrency)])
     if exclude:
         command += ['--exclude-regex', exclude]
     output = []

@@ -6,6 +6,9 @@
 2. Transports: the same guest moved natively, with native TLS, through the
    tunnel (qemu+tls), and over parallel connections; throughput (MiB/s) and
    downtime (ms) from libvirt's completed-job statistics.
+
+The cases are the catalogue's (cases.py): tagged ``rate`` and
+``transport``.
 """
 
 import json
@@ -13,17 +16,10 @@ import os
 import statistics
 import time
 
+from migtests.lab import cases
 from migtests.lab.lab import Lab
-from migtests.lab import scenario
-from migtests.lab.scenario import Case
-
-TRANSPORTS = (
-    ('native', {}),
-    ('native-tls', {'live_migration_with_native_tls': True}),
-    ('tunnelled-over-tls', {'live_migration_tunnelled': True,
-                            'live_migration_scheme': 'tls'}),
-    ('parallel-4', {'live_migration_parallel_connections': 4}),
-)
+from migtests.lab.runner import Runner
+from reference.planner import BASE_FLAGS
 
 
 def _mib(value):
@@ -31,8 +27,8 @@ def _mib(value):
 
 
 def matrix_rate(runner, count):
-    results = [runner.run(Case('pingpong', layout='volume'))
-               for _ in range(count)]
+    case, = cases.select(cases.RATE)
+    results = [runner.run(case) for _ in range(count)]
     wall = sum(r.seconds for r in results)
     return {
         'migrations': count,
@@ -50,11 +46,11 @@ def matrix_rate(runner, count):
 
 def transports(runner, repeat):
     figures = {}
-    for name, options in TRANSPORTS:
-        rows = [runner.run(Case(name, layout='volume', options=options))
-                for _ in range(repeat)]
-        figures[name] = {
-            'flags': [f[len('VIR_MIGRATE_'):] for f in rows[0].flags[4:]],
+    for case in cases.select(cases.TRANSPORT):
+        rows = [runner.run(case) for _ in range(repeat)]
+        figures[case.id] = {
+            'flags': [f[len('VIR_MIGRATE_'):] for f in rows[0].flags
+                      if f not in BASE_FLAGS],
             'throughput_mib_s': round(statistics.mean(
                 _mib(r.job.get('memory_bps', 0)) for r in rows), 1),
             'downtime_ms': round(statistics.mean(
@@ -69,9 +65,10 @@ def run(output, count=10, repeat=3, name='bench'):
     started = time.monotonic()
     lab = Lab(name).up()
     up_seconds = time.monotonic() - started
-    runner = scenario.Runner(lab)
+    runner = Runner(lab)
     try:
-        guest_dirty_mib = runner.dirty_mib('volume')
+        rate_case, = cases.select(cases.RATE)
+        guest_dirty_mib = runner.dirty_mib(rate_case.layout)
         figures = {
             'lab_up_seconds': round(up_seconds, 2),
             'guest_dirty_mib': guest_dirty_mib,

@@ -11,6 +11,7 @@ import os
 from xml.sax.saxutils import quoteattr
 
 from migtests import console
+from migtests.lab import cases
 from migtests.lab import guestimage
 from migtests.lab.lab import STORAGE_ADDRESS
 from migtests.lab import system
@@ -51,7 +52,7 @@ _DOMAIN = '''<domain type='qemu'>
 _LOCAL_DISK = '''    <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2' cache='none'/>
       <source file=%(path)s/>
-      <target dev='vda' bus='virtio'/>
+      <target dev='%(target)s' bus='virtio'/>
     </disk>'''
 
 _VOLUME_DISK = '''    <disk type='network' device='disk'>
@@ -59,7 +60,7 @@ _VOLUME_DISK = '''    <disk type='network' device='disk'>
       <source protocol='nbd' name=%(export)s>
         <host name='%(address)s' port='%(port)d'/>
       </source>
-      <target dev='vdb' bus='virtio'/>
+      <target dev='%(target)s' bus='virtio'/>
     </disk>'''
 
 
@@ -72,21 +73,18 @@ class Guest:
         self.root_ns_path = '/var/lib/libvirt/images/%s.qcow2' % name
         self.serial_ns_path = '/var/log/libvirt/%s.serial' % name
 
-    @property
-    def disk_targets(self):
-        return (['vda'] if self.local else []) + (
-            ['vdb'] if self.volume else [])
-
     def xml(self):
         disks = []
         if self.local:
-            disks.append(_LOCAL_DISK % {'path': quoteattr(self.root_ns_path)})
+            disks.append(_LOCAL_DISK % {'path': quoteattr(self.root_ns_path),
+                                        'target': cases.ROOT_DISK})
         if self.volume:
             path, port = self.lab.volume(
                 self.volume, fill=(VOLUME_PATTERN, PATTERN_BYTES))
             disks.append(_VOLUME_DISK % {'export': quoteattr(self.volume),
                                          'address': STORAGE_ADDRESS,
-                                         'port': port})
+                                         'port': port,
+                                         'target': cases.VOLUME_DISK})
         return _DOMAIN % {
             'name': self.name, 'memory': self.memory, 'machine': MACHINE,
             'cmdline': guestimage.command_line(self.dirty_mib),
@@ -161,9 +159,6 @@ class Guest:
 
     def counters(self, host):
         return console.counters(self.serial(host))
-
-    def boots(self, host):
-        return console.boots(self.serial(host))
 
     def wait_counter(self, host, after, timeout=30):
         """Wait for the guest on ``host`` to print a counter over ``after``."""

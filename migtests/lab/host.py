@@ -13,6 +13,7 @@ import subprocess
 import uuid
 
 from migtests.lab import system
+from migtests.lab import virt
 
 # In-namespace path -> sub-directory of the host's directory.
 BINDS = {
@@ -171,8 +172,8 @@ class LabHost:
             'libvirtd --listen -f /etc/libvirt/libvirtd.conf '
             '-p /run/libvirt/libvirtd.pid')
         proc = subprocess.Popen(
-            ['ip', 'netns', 'exec', self.netns, 'unshare', '-m', '-u', '--',
-             'sh', '-c', script],
+            system.in_netns(self.netns, ['unshare', '-m', '-u', '--', 'sh',
+                                         '-c', script]),
             stdin=subprocess.DEVNULL, stdout=log_file,
             stderr=subprocess.STDOUT, start_new_session=True)
         return system.Recorded.of('libvirtd-' + self.name, proc.pid)
@@ -200,7 +201,7 @@ class LabHost:
             return False
 
     def connect(self):
-        import libvirt
+        libvirt = virt.libvirt()
         # Errors reach the caller as exceptions; libvirt's default handler
         # would print each one to stderr as well.
         libvirt.registerErrorHandler(lambda context, error: None, None)

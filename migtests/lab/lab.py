@@ -148,15 +148,20 @@ class Lab:
         network namespace, or beside ``host``'s daemon; its output goes to
         ``log_path``.  ``down`` stops it with everything else."""
         if host is None:
-            prefix = ['ip', 'netns', 'exec', self.storage_ns]
+            command = system.in_netns(self.storage_ns, argv)
         else:
-            prefix = host.enter(self.daemon(host))
+            command = host.enter(self.daemon(host)) + list(argv)
         with open(log_path, 'a') as log:
             proc = subprocess.Popen(
-                prefix + list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                command, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, env=env,
                 cwd=cwd)
         return self._record(Recorded.of(role, proc.pid))
+
+    def run_beside(self, host, argv):
+        """Run a command beside ``host``'s daemon (its namespaces: its own
+        /etc, /var and libvirt socket) and wait for it."""
+        return run(host.enter(self.daemon(host)) + list(argv))
 
     def daemon(self, host):
         """The recorded libvirtd of a host."""
@@ -196,10 +201,11 @@ class Lab:
         log = open(os.path.join(self.dir, 'nbd-%s.out' % name), 'w')
         with log:
             proc = subprocess.Popen(
-                ['ip', 'netns', 'exec', self.storage_ns, 'qemu-nbd',
-                 '--persistent', '--shared=8', '-x', name, '-f', 'raw',
-                 '--cache=none', '-b', STORAGE_ADDRESS, '-p', str(port),
-                 path], stdin=subprocess.DEVNULL, stdout=log,
+                system.in_netns(self.storage_ns, [
+                    'qemu-nbd', '--persistent', '--shared=8', '-x', name,
+                    '-f', 'raw', '--cache=none', '-b', STORAGE_ADDRESS,
+                    '-p', str(port), path]),
+                stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
         recorded = self._record(Recorded.of('qemu-nbd-' + name, proc.pid))
         system.wait_for(lambda: self.listening(port) or not
@@ -211,8 +217,8 @@ class Lab:
 
     def listening(self, port):
         """Whether something listens on ``port`` in the service host."""
-        out = run(['ip', 'netns', 'exec', self.storage_ns, 'ss', '-Hltn',
-                   'sport = :%d' % port], check=False).stdout
+        out = run(system.in_netns(self.storage_ns, [
+            'ss', '-Hltn', 'sport = :%d' % port]), check=False).stdout
         return bool(out.strip())
 
     def down(self, keep_logs=False):

@@ -18,6 +18,7 @@ import time
 
 from migtests.lab import chroots
 from migtests.lab import matrix
+from migtests.lab import report
 from migtests.lab.system import LabError
 
 
@@ -118,7 +119,7 @@ def main(argv=None):
                              else type(exc).__name__ + ': ',
                              ' '.join(str(exc).split()), args.output))
         return 1
-    print(matrix.markdown(results))
+    print(report.markdown(results))
     print('written: %s/{results.json,report.md,report.html}' % args.output)
     green = results['complete'] and all(c['outcome'] == 'ok'
                                         for c in results['cells'])
@@ -131,7 +132,7 @@ def _interrupted(signum, frame):
 
 
 def _compare(old_path, new_path):
-    changes = matrix.compare(_load(old_path), _load(new_path))
+    changes = report.compare(_load(old_path), _load(new_path))
     for kind in ('regressed', 'fixed', 'new', 'gone'):
         for cell in changes[kind]:
             print('%-9s %s -> %s %s: %s %s' % (kind, cell.source,

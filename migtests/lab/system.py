@@ -37,6 +37,11 @@ def run(cmd, check=True, timeout=120, **kw):
     return proc
 
 
+def in_netns(netns, argv):
+    """``argv`` as run inside the network namespace ``netns``."""
+    return ['ip', 'netns', 'exec', netns] + list(argv)
+
+
 def _stat(pid):
     """The fields of /proc/PID/stat after the command name, or None once
     the process is gone (its entry may vanish between any two reads)."""

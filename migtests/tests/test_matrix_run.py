@@ -12,10 +12,15 @@ import fixtures
 from tempest.lib import decorators
 import testtools
 
+from migtests.lab import cases
 from migtests.lab import matrix
+from migtests.lab import report
 from migtests.lab.system import LabError
 from reference.model import HostCapabilities
 from reference.versions import Version
+
+
+LIVE = 'defaults-volume-backed'
 
 
 class FakeHost:
@@ -72,8 +77,9 @@ class TestRows(testtools.TestCase):
     @decorators.idempotent_id('5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d83')
     def test_a_daemon_killed_by_the_forced_call_is_the_rows_finding(self):
         # tunnelled-with-native-tls: libvirt 7.0's daemon dies of it.
-        row = matrix._conformance_row(self.runner(), 'volume',
-                                      ('TUNNELLED', 'TLS'), {})
+        row = matrix._conformance_row(
+            self.runner(), cases.Forced('tls-in-tunnel', 'volume',
+                                        ('TUNNELLED', 'TLS')))
         self.assertTrue(row['agrees'], row)
         self.assertEqual('libvirtd of h1 died', row['real'])
         self.assertIn('tunnelled-tls', row['simulated'])
@@ -82,7 +88,7 @@ class TestRows(testtools.TestCase):
     def test_a_lab_that_cannot_be_repaired_is_the_rows_outcome(self):
         row = matrix._conformance_row(
             self.runner(repair=LabError('libvirtd of h1 exited at start')),
-            'local', ('NON_SHARED_DISK',), {})
+            cases.Forced('full-copy', 'local', ('NON_SHARED_DISK',)))
         self.assertFalse(row['agrees'])
         self.assertIn('lab error: internal error: client socket is closed',
                       row['real'])
@@ -93,16 +99,14 @@ class TestRows(testtools.TestCase):
     def test_every_cell_and_row_of_a_broken_pair_is_recorded(self):
         recorder = matrix.Recorder.in_memory()
         with mock.patch.object(matrix, 'Lab', FakeLab), \
-                mock.patch.object(matrix.scenario, 'FaultRunner',
-                                  FakeRunner):
+                mock.patch.object(matrix, 'FaultRunner', FakeRunner):
             cells, rows = matrix.run_pair(
                 'bullseye', 'bullseye', list(matrix.CASES.values()), 'ut',
                 lambda message: None, recorder)
         self.assertEqual(len(matrix.CASES), len(cells))
         self.assertEqual({'failed'}, {c.outcome for c in cells})
         self.assertIn('(libvirtd of h1 died)', cells[0].error)
-        self.assertEqual(len(matrix.conformance.FORCED
-                             + matrix.conformance.HARMLESS), len(rows))
+        self.assertEqual(len(cases.FORCED), len(rows))
         self.assertEqual(len(cells), len(recorder.results['cells']))
         self.assertEqual(len(rows), len(recorder.results['conformance']))
 
@@ -113,7 +117,7 @@ class TestRows(testtools.TestCase):
                 raise LabError('libvirtd of h1 exited at start: boom')
         with mock.patch.object(matrix, 'Lab', NoLab):
             cells, rows = matrix.run_pair(
-                'bullseye', 'sid', [matrix.CASES['live']], 'ut',
+                'bullseye', 'sid', [matrix.CASES[LIVE]], 'ut',
                 lambda message: None)
         self.assertEqual([('bullseye', 'sid'), ('sid', 'bullseye')],
                          [(c.source, c.destination) for c in cells])
@@ -139,12 +143,12 @@ class TestResultsAreKept(testtools.TestCase):
     def test_written_as_each_cell_ends(self):
         seen = []
 
-        def pair(a, b, cases, name, progress, recorder, stop):
+        def pair(a, b, chosen, name, progress, recorder, stop):
             for source, destination in ((a, b), (b, a)):
-                recorder.cell(matrix.Cell(source, destination, 'live', 'ok'))
+                recorder.cell(report.Cell(source, destination, LIVE, 'ok'))
                 seen.append(len(self.results()['cells']))
         with mock.patch.object(matrix, 'run_pair', pair):
-            results = matrix.run_matrix(['bullseye', 'sid'], ['live'],
+            results = matrix.run_matrix(['bullseye', 'sid'], [LIVE],
                                         self.prefix, lambda m: None,
                                         only_pairs=[('bullseye', 'sid')])
         self.assertEqual([1, 2], seen)
@@ -156,8 +160,8 @@ class TestResultsAreKept(testtools.TestCase):
         stopped = []
         first_cell = threading.Event()
 
-        def pair(a, b, cases, name, progress, recorder, stop):
-            recorder.cell(matrix.Cell(a, b, 'live', 'ok'))
+        def pair(a, b, chosen, name, progress, recorder, stop):
+            recorder.cell(report.Cell(a, b, LIVE, 'ok'))
             first_cell.set()
             stopped.append(stop.wait(10))
 
@@ -168,7 +172,7 @@ class TestResultsAreKept(testtools.TestCase):
                 mock.patch.object(matrix.concurrent.futures, 'wait',
                                   interrupted_wait):
             self.assertRaises(KeyboardInterrupt, matrix.run_matrix,
-                              ['bullseye', 'sid'], ['live'], self.prefix,
+                              ['bullseye', 'sid'], [LIVE], self.prefix,
                               lambda m: None,
                               only_pairs=[('bullseye', 'sid')])
         self.assertEqual([True], stopped)

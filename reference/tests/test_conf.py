@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import subprocess
 import sys
@@ -26,6 +27,21 @@ class TestOptions(base.TestCase):
             self.assertIn(name, c.libvirt)
         self.assertIn('live_migration_tunnelled', names)
         self.assertIn('block_migration_flag', names)
+
+    def test_every_option_is_read_into_one_setting(self):
+        # The table SETTING_OF is the one place an option meets its field:
+        # every field but those the flag options decide is in it once,
+        # and every option but the tunnel and the flag options.
+        fields = {f.name for f in dataclasses.fields(conf.MigrationSettings)}
+        self.assertEqual(fields - {'tunnelled', 'warnings', 'tunnel_source'},
+                         set(conf.SETTING_OF.values()))
+        self.assertEqual(len(conf.SETTING_OF),
+                         len(set(conf.SETTING_OF.values())))
+        names = {o.name for o in conf.list_opts()[0][1]}
+        self.assertEqual(names - {'live_migration_tunnelled',
+                                  'live_migration_flag',
+                                  'block_migration_flag'},
+                         set(conf.SETTING_OF))
 
     def test_sample_config_from_the_entry_point(self):
         proc = subprocess.run(

@@ -6,7 +6,7 @@ import unittest
 import testtools
 
 from migtests.lab.lab import Lab
-from migtests.lab import scenario
+from migtests.lab.runner import Runner
 
 
 def requirements_missing():
@@ -35,7 +35,7 @@ class NeedsLab(testtools.TestCase):
 class LabTestCase(NeedsLab):
     LAB_NAME = 'fn'
     HOSTS = 2
-    RUNNER = scenario.Runner
+    RUNNER = Runner
     lab = runner = None
 
     @classmethod
@@ -59,6 +59,3 @@ class LabTestCase(NeedsLab):
             if leftovers:
                 raise AssertionError('lab left behind: %s' % leftovers)
         super().tearDownClass()
-
-    def flag(self, short):
-        return 'VIR_MIGRATE_' + short

@@ -1,19 +1,21 @@
 """Combinations the reference never sends, forced on real libvirt.
 
-Each row bypasses the reference driver and calls migrateToURI3 with raw
-flags: what real libvirt does must be what the simulated libvirt (the unit
-tests' model, reference/behaviour.py) says it does -- an error
-with the same code, or a "success" copying the same disks.  Rows with a
-configuration show that the reference refuses that configuration, and the
-real outcome shows why it must.
+Each forced call of the catalogue (cases.FORCED) bypasses the reference
+driver and calls migrateToURI3 with raw flags: what real libvirt does must
+be what the simulated libvirt (the unit tests' model,
+reference/behaviour.py) says it does -- an error with the same code, or a
+"success" copying the same disks.  Calls with a configuration show that
+the reference refuses that configuration, and the real outcome shows why
+it must.
 """
 
 import ddt
 from tempest.lib import decorators
 from testtools import content
 
+from migtests.lab import cases
 from migtests.lab import conformance
-from migtests.lab import scenario
+from migtests.lab.forced import FaultRunner
 from migtests.lab.tests import base
 from reference import conf
 from reference.model import ConfigError
@@ -25,29 +27,26 @@ from reference.planner import plan_migration
 @ddt.ddt
 class TestConformance(base.LabTestCase):
     LAB_NAME = 'cnf'
-    RUNNER = scenario.FaultRunner
+    RUNNER = FaultRunner
 
-    @ddt.data(*conformance.FORCED)
-    @ddt.unpack
+    @ddt.data(*[f for f in cases.FORCED if f.harmful])
     @decorators.idempotent_id('833ab46d-7b4c-4713-9693-b59b4b6cfc04')
-    def test_forced(self, name, layout, extra, params, refused_config):
-        model, hosts = self._conforms(layout, extra, params)
+    def test_forced(self, forced):
+        model, hosts = self._conforms(forced)
         # The reference never sends it, and refuses its configuration.
         self.assertFalse(model.ok, model)
-        if refused_config is not None:
-            self.assertReferenceRefuses(refused_config, hosts, layout)
+        if forced.refused_config is not None:
+            self.assertReferenceRefuses(forced, hosts)
 
-    @ddt.data(*conformance.HARMLESS)
-    @ddt.unpack
+    @ddt.data(*[f for f in cases.FORCED if not f.harmful])
     @decorators.idempotent_id('d36b5424-9d54-4de0-a2f5-8f53d0e0e251')
-    def test_harmless(self, name, layout, extra, params, refused_config):
-        model, _ = self._conforms(layout, extra, params)
+    def test_harmless(self, forced):
+        model, _ = self._conforms(forced)
         self.assertTrue(model.ok, model)
 
-    def _conforms(self, layout, extra, params):
+    def _conforms(self, forced):
         """Force the call; assert real and simulated libvirt agree."""
-        real, model, hosts = conformance.check(self.runner, layout, extra,
-                                               params)
+        real, model, hosts = conformance.check(self.runner, forced)
         self.addDetail('outcome', content.json_content({
             'real': vars(real), 'simulated': {
                 'rule': model.rule, 'error': model.error,
@@ -59,12 +58,12 @@ class TestConformance(base.LabTestCase):
             self.assertEqual(sorted(model.copied), real.copied)
         return model, hosts
 
-    def assertReferenceRefuses(self, options, hosts, layout):
+    def assertReferenceRefuses(self, forced, hosts):
         try:
-            settings = conf.settings(**options)
+            settings = conf.settings(**forced.refused_config)
         except ConfigError:
             return
-        request = MigrationRequest(destination='dest',
-                                   disks=conformance.layout_disks(layout))
+        request = MigrationRequest(
+            destination='dest', disks=cases.LAYOUTS[forced.layout].disks())
         self.assertRaises(MigrationRefused, plan_migration, settings,
                           hosts[0], hosts[1], request)

@@ -6,22 +6,25 @@ import time
 
 from tempest.lib import decorators
 
-from migtests.lab import scenario
-from migtests.lab.scenario import Case
+from migtests.lab import cases
+from migtests.lab.forced import FaultRunner
 from migtests.lab import system
 from migtests.lab.tests import base
 from reference import act
 
-# Slow enough (MiB/s) for a fault, injected once the job runs (abort) or
-# copies RAM (the others), to land mid-migration (guests hold 32 MiB of
-# ballast); at 1 MiB/s cancelling
-# the throttled disk mirror took 300 s.
-SLOW = {'live_migration_bandwidth': 4}
-
 
 class TestFaults(base.LabTestCase):
     LAB_NAME = 'flt'
-    RUNNER = scenario.FaultRunner
+    RUNNER = FaultRunner
+
+    def migrate(self, case_id, **kwargs):
+        """The catalogue's case under its fault: act raised the error the
+        case names."""
+        case = cases.get(case_id)
+        guest, source, destination, error = self.runner.migrate_with_fault(
+            case, **kwargs)
+        self.assertIsInstance(error, getattr(act, case.error))
+        return guest, source, destination, error
 
     def assertStayed(self, guest, source, destination):
         self.runner.assert_on_source(guest, source)
@@ -38,50 +41,32 @@ class TestFaults(base.LabTestCase):
 
     @decorators.idempotent_id('a0741db0-b591-445f-9d85-25aaf9a77f50')
     def test_abort_job(self):
-        def abort(runner, guest, source, destination):
-            runner.conn(source).lookupByName(guest.name).abortJob()
-        # Cancelled in whatever phase it is, the disk copy included.
-        guest, source, destination, error = self.runner.migrate_with_fault(
-            Case('abort', layout='local+volume', options=SLOW), abort,
-            phase='any')
-        self.assertIsInstance(error, act.MigrationAborted)
+        guest, source, destination, error = self.migrate('abort-job')
         self.assertIn('canceled', str(error))
         self.assertIn('keeps running on its source', str(error))
         self.assertStayed(guest, source, destination)
 
     @decorators.idempotent_id('0b2d71ea-2d8b-4845-a573-5cf05630d56b')
     def test_completion_timeout_aborts(self):
-        case = Case('timeout', layout='volume', options=dict(
-            SLOW, live_migration_completion_timeout=1))
-        guest, source, destination, error = self.runner.migrate_with_fault(
-            case, None)
-        self.assertIsInstance(error, act.MigrationAborted)
+        guest, source, destination, error = self.migrate(
+            'completion-timeout-aborts')
         self.assertStayed(guest, source, destination)
 
     @decorators.idempotent_id('d70ad38a-de7c-45b9-86d0-3ca2489cc058')
     def test_destination_libvirtd_killed(self):
-        def kill(runner, guest, source, destination):
-            runner.lab.daemon(destination).signal(signal.SIGKILL)
-        guest, source, destination, error = self.runner.migrate_with_fault(
-            Case('kill-dest', layout='local', options=SLOW), kill)
-        self.assertIsInstance(error, act.MigrationFailed)
+        guest, source, destination, error = self.migrate(
+            'destination-libvirtd-killed')
         self.runner.lab.start_daemon(destination)
         self.runner.reconnect(destination)
         self.assertStayed(guest, source, destination)
 
     @decorators.idempotent_id('827e765d-3c7f-45ed-b659-ad129a002f36')
     def test_network_cut(self):
-        def cut(runner, guest, source, destination):
-            runner.lab.link(destination, up=False)
-        case = Case('cut', layout='volume', options=dict(
-            SLOW, live_migration_completion_timeout=3))
         try:
-            guest, source, destination, error = \
-                self.runner.migrate_with_fault(case, cut)
+            guest, source, destination, error = self.migrate('network-cut')
         finally:
             for host in self.lab.hosts:
                 self.lab.link(host, up=True)
-        self.assertIsInstance(error, act.MigrationFailed)
         self.assertStayed(guest, source, destination)
 
     @decorators.idempotent_id('25452073-aa53-41b1-ad06-6902d92037b3')
@@ -89,11 +74,11 @@ class TestFaults(base.LabTestCase):
         guest, source = self.runner.guest('local')
         destination = self.runner.other(source)
         guest.remove_root(destination)
-        plan = self.runner.plan(Case('no-disk', layout='local'), guest,
-                                source, destination)
+        case = cases.get('destination-disk-not-precreated')
+        plan = self.runner.plan(case, guest, source, destination)
         domain = self.runner.conn(source).lookupByName(guest.name)
-        error = self.assertRaises(act.MigrationFailed, act.migrate, domain,
-                                  plan)
+        error = self.assertRaises(getattr(act, case.error), act.migrate,
+                                  domain, plan)
         # NON_SHARED_INC: libvirt 9.0 will not create the target itself.
         self.assertEqual('VIR_ERR_OPERATION_UNSUPPORTED', error.error)
         self.assertIn('pre-creation of storage targets', str(error))
@@ -104,10 +89,8 @@ class TestFaults(base.LabTestCase):
     @decorators.idempotent_id('9c178def-625e-45d0-a434-459fba90a645')
     def test_unreachable_destination(self):
         started = time.monotonic()
-        guest, source, destination, error = self.runner.migrate_with_fault(
-            Case('unreachable', layout='volume'), None,
-            destination_address='192.0.2.99')
-        self.assertIsInstance(error, act.DestinationUnreachable)
+        guest, source, destination, error = self.migrate(
+            'unreachable-destination', destination_address='192.0.2.99')
         self.assertIn('192.0.2.99', str(error))
         self.assertIn('destination libvirtd', str(error))
         self.assertLess(time.monotonic() - started, 60)
@@ -119,7 +102,7 @@ class TestDaemonRevival(base.LabTestCase):
     to it (the matrix and the conformance rows call this after any error),
     and the guests it ran keep running."""
     LAB_NAME = 'rev'
-    RUNNER = scenario.FaultRunner
+    RUNNER = FaultRunner
 
     def _revived(self, host, before):
         self.assertNotEqual(before.pid, self.lab.daemon(host).pid)

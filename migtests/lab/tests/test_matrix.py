@@ -14,7 +14,18 @@ from testtools import content
 from migtests.lab import matrix
 from migtests.lab.tests import base
 
-PAIRS = [tuple(p.split(':')) for p in os.environ.get(
+
+class Pair(tuple):
+    """Two suites; ddt names the test after ``__name__``:
+    test_pair_2_bullseye_and_sid."""
+
+    def __new__(cls, text):
+        pair = super().__new__(cls, text.split(':'))
+        pair.__name__ = '_and_'.join(pair)
+        return pair
+
+
+PAIRS = [Pair(p) for p in os.environ.get(
     'MIGTESTS_MATRIX_PAIRS', 'bookworm:trixie,bullseye:sid').split(',')]
 
 

@@ -1,0 +1,262 @@
+"""The catalogue: every migration case of the lab, written once, as data.
+
+A ``Case`` is a guest's disk layout, the ``[libvirt]`` options as an
+operator writes them, the request's other inputs (operation, a paused
+guest, TLS ready on both hosts), an action taken while the migration runs
+(``during``, a hook of ``actions``) and what must come of it: flags the
+plan must carry or leave out, or the error ``act`` must raise (the
+guest then stays on its source).  Every case succeeds with exactly the
+local disks copied unless it names an error.
+
+Its ``tags`` say where it runs:
+
+  lab        the functional suite's case-by-case test (test_migrations)
+  matrix     every ordered pair of suites of the upgrade matrix
+  rate       the lab bench's migrations-a-minute figure
+  transport  the lab bench's transport figures
+
+A case without a tag is run by name by one test of its own, which says
+what it checks beyond the common verification (test_migrations) or what
+befalls the migration (test_faults).
+
+``FORCED`` holds the calls the reference never makes -- raw flags and
+parameters forced on real libvirt, to check the simulated libvirt of the
+unit tests (reference/behaviour.py) -- as named records; the conformance
+tests and the matrix's same-version pairs run every one.
+
+Adding a case is adding one entry here.
+"""
+
+import dataclasses
+import types
+
+from migtests.lab import actions
+from reference.model import Disk
+from reference.model import DiskKind
+
+LAB, MATRIX, RATE, TRANSPORT = 'lab', 'matrix', 'rate', 'transport'
+
+# The guest's disks, as the lab's guests (guest.py) define them.
+ROOT_DISK = 'vda'       # qcow2 on the host's own storage
+VOLUME_DISK = 'vdb'     # the lab's shared volume (qemu-nbd), like Cinder's
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """A guest's disks: the local root disk, the shared volume, or both
+    (or none: the guest runs from its initramfs alone)."""
+    name: str
+    local: bool
+    volume: str | None = None   # the shared volume's export name
+    dirty: bool = True          # rewrites RAM in a loop (where reliable)
+
+    @property
+    def guest_name(self):
+        return 'g-' + self.name.replace('+', '-')
+
+    def disks(self):
+        """The disks as the reference's request lists them."""
+        return tuple(([Disk(ROOT_DISK, DiskKind.LOCAL)] if self.local
+                      else [])
+                     + ([Disk(VOLUME_DISK, DiskKind.VOLUME)] if self.volume
+                        else []))
+
+    def copied(self):
+        """The disks a successful migration copies: the local ones."""
+        return [ROOT_DISK] if self.local else []
+
+
+LAYOUTS = {layout.name: layout for layout in (
+    Layout('none', local=False),
+    Layout('idle', local=False, dirty=False),
+    Layout('local', local=True),
+    Layout('volume', local=False, volume='vol1'),
+    Layout('local+volume', local=True, volume='vol2'),
+)}
+
+
+def _frozen(mapping):
+    return types.MappingProxyType(dict(mapping))
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    layout: str = 'local'
+    options: dict = dataclasses.field(default_factory=dict)
+    operation: str = 'auto'
+    paused: bool = False
+    tls_ready: bool = False
+    during: actions.Hook | None = None
+    flags_present: tuple = ()
+    flags_absent: tuple = ()
+    error: str | None = None        # the act exception's class name
+    tags: frozenset = frozenset()
+    formerly: tuple = ()    # its names in results written before (--compare)
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError('case %s: unknown layout %r' % (self.id,
+                                                             self.layout))
+        object.__setattr__(self, 'options', _frozen(self.options))
+        object.__setattr__(self, 'tags', frozenset(self.tags))
+        # ddt names a test after its datum's __name__: test_case_03_<id>.
+        object.__setattr__(self, '__name__', self.id)
+
+    def flag_problems(self, flags):
+        """What the plan's flags break of the case's expectations."""
+        return (['%s missing' % f for f in self.flags_present
+                 if 'VIR_MIGRATE_' + f not in flags]
+                + ['%s present' % f for f in self.flags_absent
+                   if 'VIR_MIGRATE_' + f in flags])
+
+
+# Slow enough (MiB/s) for a fault, injected once the job runs (abort) or
+# copies RAM (the others), to land mid-migration (guests hold 32 MiB of
+# ballast); at 1 MiB/s cancelling the throttled disk mirror took 300 s.
+SLOW = {'live_migration_bandwidth': 4}
+# The limit the bandwidth case checks libvirt's measured rate against.
+BANDWIDTH_MIB = 40
+
+CASES = (
+    Case('defaults-diskless', layout='none', tags={LAB}),
+    Case('defaults-volume-backed', layout='volume',
+         tags={LAB, MATRIX, RATE, TRANSPORT}, formerly=('live',)),
+    Case('defaults-block', layout='local',
+         flags_present=('NON_SHARED_INC',), flags_absent=('TUNNELLED',),
+         tags={LAB, MATRIX}, formerly=('block',)),
+    Case('defaults-block-with-volume', layout='local+volume',
+         flags_present=('NON_SHARED_INC',), flags_absent=('TUNNELLED',),
+         tags={LAB, MATRIX}, formerly=('block-with-volume',)),
+    Case('tunnelled-true-live', layout='volume',
+         options={'live_migration_tunnelled': True},
+         flags_present=('TUNNELLED',), tags={LAB}),
+    Case('tunnelled-false-block-with-volume', layout='local+volume',
+         options={'live_migration_tunnelled': False,
+                  'live_migration_scheme': 'tls'},
+         flags_absent=('TUNNELLED', 'TLS'), tags={LAB}),
+    Case('tunnelled-auto-over-tls-connection', layout='volume',
+         options={'live_migration_scheme': 'tls'},
+         flags_present=('TUNNELLED',), tags={LAB, MATRIX, TRANSPORT},
+         formerly=('defaults-tunnel-auto',)),
+    Case('tunnelled-auto-block-stays-native', layout='local',
+         options={'live_migration_scheme': 'tls'},
+         flags_absent=('TUNNELLED',), tags={LAB}),
+    Case('native-tls-auto-block-with-volume', layout='local+volume',
+         tls_ready=True, flags_present=('TLS', 'NON_SHARED_INC'),
+         tags={LAB}),
+    Case('native-tls-true-live', layout='volume',
+         options={'live_migration_with_native_tls': True},
+         flags_present=('TLS',), tags={LAB, MATRIX, TRANSPORT},
+         formerly=('native-tls',)),
+    Case('post-copy-switch-mid-migration', layout='volume',
+         options={'live_migration_permit_post_copy': True,
+                  'live_migration_bandwidth': 2},
+         during=actions.POST_COPY, flags_present=('POSTCOPY',),
+         tags={LAB, MATRIX}, formerly=('post-copy',)),
+    Case('auto-converge', layout='local',
+         options={'live_migration_permit_auto_converge': True},
+         flags_present=('AUTO_CONVERGE',), tags={LAB}),
+    Case('parallel-connections', layout='volume',
+         options={'live_migration_parallel_connections': 4},
+         flags_present=('PARALLEL',), tags={LAB, TRANSPORT}),
+    Case('paused-guest', layout='local+volume', paused=True,
+         options={'live_migration_permit_post_copy': True},
+         flags_absent=('POSTCOPY',), tags={LAB}),
+    # test_migrations: libvirt's measured rate stays at the limit.
+    Case('bandwidth-limit', layout='idle',
+         options={'live_migration_bandwidth': BANDWIDTH_MIB}),
+    # test_migrations: the same guest there and back again.
+    Case('there-and-back', layout='local+volume'),
+    # test_faults: the guest stays on its source, whatever befalls the
+    # migration.
+    Case('abort-job', layout='local+volume', options=SLOW,
+         during=actions.ABORT_JOB, error='MigrationAborted'),
+    Case('completion-timeout-aborts', layout='volume',
+         options=dict(SLOW, live_migration_completion_timeout=1),
+         error='MigrationAborted'),
+    Case('destination-libvirtd-killed', layout='local', options=SLOW,
+         during=actions.KILL_DESTINATION_DAEMON, error='MigrationFailed'),
+    Case('network-cut', layout='volume',
+         options=dict(SLOW, live_migration_completion_timeout=3),
+         during=actions.CUT_DESTINATION_LINK, error='MigrationFailed'),
+    Case('destination-disk-not-precreated', layout='local',
+         error='MigrationFailed'),
+    Case('unreachable-destination', layout='volume',
+         error='DestinationUnreachable'),
+)
+BY_ID = {case.id: case for case in CASES}
+# Names of cases in results written before the catalogue, by their id now.
+RENAMED = {old: case.id for case in CASES for old in case.formerly}
+
+
+def select(tag):
+    """The catalogue's cases tagged ``tag``, in catalogue order."""
+    return tuple(case for case in CASES if tag in case.tags)
+
+
+def get(case_id):
+    try:
+        return BY_ID[case_id]
+    except KeyError:
+        raise KeyError('no case %r in the catalogue (migtests/lab/cases.py)'
+                       % case_id) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Forced:
+    """A call the reference never makes: the planner's base flags plus
+    ``flags``, with ``params``.  ``harmful``: libvirt refuses it, or it
+    copies the wrong disks; ``refused_config``: an operator's
+    configuration asking for it, which the reference must refuse."""
+    id: str
+    layout: str
+    flags: tuple = ()
+    params: dict = dataclasses.field(default_factory=dict)
+    refused_config: dict | None = None
+    harmful: bool = True
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError('forced call %s: unknown layout %r'
+                             % (self.id, self.layout))
+        object.__setattr__(self, 'params', _frozen(self.params))
+        object.__setattr__(self, '__name__', self.id)
+
+
+_ROOT_ONLY = {'migrate_disks': [ROOT_DISK]}
+_TUNNELLED = {'live_migration_tunnelled': True}
+
+FORCED = (
+    Forced('tunnelled-block', 'local', ('TUNNELLED', 'NON_SHARED_INC'),
+           refused_config=_TUNNELLED),
+    Forced('tunnelled-selective-disks', 'local+volume',
+           ('TUNNELLED', 'NON_SHARED_INC'), _ROOT_ONLY,
+           refused_config=_TUNNELLED),
+    Forced('tunnelled-full-copy', 'local', ('TUNNELLED', 'NON_SHARED_DISK'),
+           _ROOT_ONLY, refused_config=_TUNNELLED),
+    Forced('tunnelled-with-native-tls', 'volume', ('TUNNELLED', 'TLS'),
+           refused_config=dict(_TUNNELLED,
+                               live_migration_with_native_tls=True)),
+    Forced('tunnelled-post-copy', 'volume', ('TUNNELLED', 'POSTCOPY'),
+           refused_config=dict(_TUNNELLED,
+                               live_migration_permit_post_copy=True)),
+    Forced('unsafe-tunnel-ignores-disk-list', 'local',
+           ('TUNNELLED', 'UNSAFE'), _ROOT_ONLY,
+           refused_config={'live_migration_flag':
+                           'VIR_MIGRATE_TUNNELLED,VIR_MIGRATE_UNSAFE'}),
+    Forced('full-copy-without-disk-list', 'local+volume',
+           ('NON_SHARED_DISK',)),
+    Forced('incremental-copy-without-disk-list', 'local+volume',
+           ('NON_SHARED_INC',)),
+    Forced('disk-list-without-copy-flag', 'local', (), _ROOT_ONLY),
+    Forced('local-disk-without-copy', 'local'),
+    Forced('unknown-disk-target', 'local', ('NON_SHARED_DISK',),
+           {'migrate_disks': ['nope']}),
+    Forced('unknown-disk-target-beside-local', 'local', ('NON_SHARED_DISK',),
+           {'migrate_disks': [ROOT_DISK, 'nope']}),
+    Forced('zerocopy-without-parallel', 'volume', ('ZEROCOPY',)),
+    # Harmless on libvirt 9.0: the list is ignored, nothing to copy.
+    Forced('disk-list-of-volume-without-copy-flag', 'volume', (),
+           {'migrate_disks': [VOLUME_DISK]}, harmful=False),
+)

@@ -1,0 +1,60 @@
+"""Beyond the reference: calls it never makes, and migrations under faults.
+
+``FaultRunner.force`` calls migrateToURI3 with raw flags and parameters and
+observes what real libvirt does (conformance.py compares that with the
+simulated libvirt); ``FaultRunner.migrate_with_fault`` runs a case whose
+hook is a fault and returns what ``act`` raised.
+"""
+
+import dataclasses
+
+from migtests.lab import checks
+from migtests.lab.runner import Runner
+from migtests.lab import virt
+from reference import act
+
+
+@dataclasses.dataclass
+class Forced:
+    """What real libvirt did with a call the reference would never make."""
+
+    error: str | None       # VIR_ERR_* name, or None when it "succeeded"
+    message: str
+    copied: list
+
+
+class FaultRunner(Runner):
+    """Runs calls that bypass the reference, and migrations under faults."""
+
+    def force(self, layout, flags, params, prepare=True):
+        """Call migrateToURI3 with raw flag names and params; observe."""
+        libvirt = virt.libvirt()
+        guest, source = self.guest(layout)
+        destination = self.other(source)
+        domain = self.conn(source).lookupByName(guest.name)
+        aliases = checks.disk_aliases(domain)
+        if guest.local and prepare:
+            guest.prepare_root(destination, pattern=False)
+        log = checks.DaemonLog(source)
+        uri = 'qemu+tcp://%s/system' % destination.address
+        try:
+            domain.migrateToURI3(uri, dict(params), act.flags_value(flags))
+        except libvirt.libvirtError as exc:
+            self.assert_on_source(guest, source)
+            return Forced(act.error_name(exc.get_error_code()),
+                          exc.get_error_message(), [])
+        return Forced(None, '', log.copied(aliases))
+
+    def assert_on_source(self, guest, source, root_intact=True):
+        """The guest still runs on its source, counting, its disks intact."""
+        checks.stayed(self, guest, source, root_intact)
+
+    def migrate_with_fault(self, case, destination_address=None):
+        """Run the case's plan, its hook (the fault) once the job is in the
+        hook's phase; return (guest, source, destination, the exception
+        act raised or None)."""
+        guest, source, destination, plan, domain = self.start(
+            case, destination_address)
+        _, error = self.migrate(case, guest, source, destination, domain,
+                                plan)
+        return guest, source, destination, error

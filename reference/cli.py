@@ -4,6 +4,7 @@ Exit status: 0 a plan, 3 a refusal, 2 bad input (one line on stderr).
 """
 
 import argparse
+import ipaddress
 import json
 import re
 import sys
@@ -94,6 +95,19 @@ def build_parser():
                    help='the destination\'s [libvirt] '
                    'live_migration_inbound_addr (Nova passes it to the '
                    'source as target_connect_addr)')
+    p.add_argument('--graphics-listen', type=_address, metavar='ADDR',
+                   help='the guest\'s VNC/SPICE listen address on the source')
+    p.add_argument('--dest-graphics-listen', type=_address, metavar='ADDR',
+                   help='the destination\'s graphics listen address (Nova: '
+                   'its [vnc] server_listen)')
+    p.add_argument('--serial-listen', type=_address, metavar='ADDR',
+                   help='the guest has TCP serial consoles listening here')
+    p.add_argument('--dest-serial-listen', type=_address, metavar='ADDR',
+                   help='the destination\'s serial console address (unset: '
+                   'its serial console is disabled)')
+    p.add_argument('--vtpm', choices=('host', 'user', 'deployment'),
+                   help='the guest has a vTPM whose secret has this security '
+                   '(hw:tpm_secret_security)')
     p.add_argument('--config-file', action='append', default=[],
                    metavar='FILE', help='a config file with a [libvirt] '
                    'section (repeat)')
@@ -123,6 +137,14 @@ def _settings(args):
         raise BadInput(str(exc).splitlines()[0])
 
 
+def _address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            '%r is not an IPv4 or IPv6 address' % text) from None
+
+
 def _machine_type(text):
     if not re.match(r'^[A-Za-z0-9][A-Za-z0-9._-]*$', text):
         raise argparse.ArgumentTypeError(
@@ -146,6 +168,11 @@ def _render_text(plan):
                              if plan['params'] else '(none)'),
              'Decisions:']
     lines += ['  - %s: %s' % (d['what'], d['why']) for d in plan['decisions']]
+    for title, key in (('Copy to the destination first', 'copy_before'),
+                       ('Define on the destination first', 'define_before'),
+                       ('Destination XML changes', 'destination_changes')):
+        if plan[key]:
+            lines.append('%s: %s' % (title, ', '.join(plan[key])))
     return '\n'.join(lines)
 
 
@@ -162,6 +189,11 @@ def run(argv, stdout, stderr):
             paused=args.paused,
             guest_hypervisor=args.hypervisor,
             machine_type=args.machine_type,
+            graphics_listen=args.graphics_listen,
+            destination_graphics_listen=args.dest_graphics_listen,
+            serial_listen=args.serial_listen,
+            destination_serial_listen=args.dest_serial_listen,
+            vtpm=args.vtpm,
             destination_inbound_addr=_validate_dest(
                 args.dest_inbound_addr, '--dest-inbound-addr')
             if args.dest_inbound_addr is not None else None)

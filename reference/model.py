@@ -57,6 +57,20 @@ class MigrationRequest:
     # The guest's machine type as its domain XML has it (e.g.
     # pc-i440fx-5.2, or the alias pc); None when unknown.
     machine_type: str | None = None
+    # The guest's graphics (VNC/SPICE) listen address on the source, and
+    # the destination's own (Nova: migrate_data.graphics_listen_addr_*);
+    # None: the guest has no graphics / the destination reported none.
+    graphics_listen: str | None = None
+    destination_graphics_listen: str | None = None
+    # The address the guest's TCP serial consoles listen on, and the
+    # destination's (migrate_data.serial_listen_addr; None when its serial
+    # console is disabled or it reported none).
+    serial_listen: str | None = None
+    destination_serial_listen: str | None = None
+    # The guest's vTPM, by the security of its secret (Nova's flavor
+    # extra spec hw:tpm_secret_security: 'host', 'user', 'deployment');
+    # None: no vTPM.
+    vtpm: str | None = None
 
     def targets(self, *kinds):
         return [d.target for d in self.disks if d.kind in kinds]
@@ -88,6 +102,10 @@ class MigrationPlan:
     monitor: MonitorPlan
     copy_before: tuple = ()  # disks the caller copies to the destination
     #                          before migrating (config drives)
+    destination_changes: tuple = ()  # what the destination XML must
+    #                          change (the caller writes it: destination_xml)
+    define_before: tuple = ()  # what the caller defines on the destination
+    #                          before migrating (the vTPM secret)
 
     def as_dict(self):
         return {
@@ -97,6 +115,8 @@ class MigrationPlan:
             'params': dict(self.params),
             'decisions': [dataclasses.asdict(d) for d in self.decisions],
             'copy_before': list(self.copy_before),
+            'destination_changes': list(self.destination_changes),
+            'define_before': list(self.define_before),
             'refused': None,
         }
 
@@ -112,6 +132,7 @@ class MigrationRefused(Exception):
     def as_dict(self):
         return {'api': None, 'uri': None, 'flags': None, 'params': None,
                 'decisions': None, 'copy_before': None,
+                'destination_changes': None, 'define_before': None,
                 'refused': {'error': self.error, 'message': self.message}}
 
 

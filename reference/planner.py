@@ -60,12 +60,94 @@ def plan_migration(settings, source, destination, request):
     ) if wanted)
     uri, params = _uri_and_params(settings, request, hosts, copy, tunnel, tls,
                                   parallel, decisions)
-    api, fallbacks = _choose_api(params, hosts, decisions)
+    changes = _destination_changes(request, decisions)
+    define_before = _vtpm(request, hosts, decisions)
+    # The caller writes the destination XML with the changes: only an API
+    # that carries one may be used.
+    api, fallbacks = _choose_api(
+        set(params) | ({'destination_xml'} if changes else set()), hosts,
+        decisions)
     monitor = _monitor(settings, request, hosts, copy, post_copy, decisions)
     return MigrationPlan(api=api, uri=uri, flags=flags, params=params,
                          decisions=tuple(decisions), fallbacks=fallbacks,
                          monitor=monitor,
-                         copy_before=_config_drives(request, decisions))
+                         copy_before=_config_drives(request, decisions),
+                         destination_changes=changes,
+                         define_before=define_before)
+
+
+# Listen addresses that mean the same on every host: a guest listening
+# there needs no change on the destination (Nova's rule, libvirt driver,
+# since the destination XML could not always be rewritten).
+_ANY_HOST = frozenset({'0.0.0.0', '::', '127.0.0.1', '::1'})
+
+
+def _destination_changes(request, decisions):
+    """What the destination's XML must change: listen addresses of the
+    guest's graphics and TCP serial consoles that exist only on the
+    source.  Refused where the destination gives no address to use."""
+    changes = []
+    source, target = request.graphics_listen, \
+        request.destination_graphics_listen
+    if source is not None and source not in _ANY_HOST and source != target:
+        if target is None:
+            raise MigrationRefused(
+                'graphics-listen-unmovable',
+                'the guest\'s graphics listen on %s, an address of the '
+                'source only, and the destination reported no listen address '
+                'of its own: set [vnc]/[spice] server_listen to 0.0.0.0 (or '
+                '::, or a loopback address) on both hosts' % source)
+        changes.append('graphics listen %s -> %s' % (source, target))
+        decisions.append(Decision(
+            'destination XML: graphics listen %s' % target,
+            '%s exists only on the source; the destination listens on its '
+            'own address' % source))
+    if request.serial_listen is not None:
+        target = request.destination_serial_listen
+        if target is None:
+            raise MigrationRefused(
+                'serial-console-unmovable',
+                'the guest has TCP serial consoles (listening on %s) and the '
+                'destination reported no serial listen address (its serial '
+                'console is disabled): enable [serial_console] on the '
+                'destination, or disable it on both hosts'
+                % request.serial_listen)
+        if target != request.serial_listen:
+            changes.append('serial listen %s -> %s (ports from the '
+                           'destination)' % (request.serial_listen, target))
+            decisions.append(Decision(
+                'destination XML: serial consoles listen on %s' % target,
+                'the destination\'s serial console address, its own ports'))
+    if changes:
+        decisions.append(Decision(
+            'destination_xml required',
+            'the caller writes the changes into the destination XML; the '
+            'chosen API and its fallbacks carry it'))
+    return tuple(changes)
+
+
+def _vtpm(request, hosts, decisions):
+    """A vTPM's state migrates with the guest, encrypted with a secret the
+    destination must hold first."""
+    if request.vtpm is None:
+        return ()
+    if request.vtpm != 'host':
+        raise MigrationRefused(
+            'vtpm-secret-not-movable',
+            'the vTPM secret has security %r: only a host-held secret '
+            '(hw:tpm_secret_security=host) can be given to the destination '
+            '(Nova refuses the others at its API): cold-migrate, or use a '
+            'flavor with host security' % request.vtpm)
+    if not supports('vtpm_migration', *hosts):
+        raise MigrationRefused(
+            'vtpm-too-old',
+            'moving a vTPM guest needs %s on both hosts (%s)'
+            % (_requirement('vtpm_migration'), _pair(hosts)))
+    decisions.append(Decision(
+        'define the vTPM secret on the destination first',
+        'the TPM state moves with the guest, encrypted with the secret the '
+        'source holds; the destination needs the same secret to read it'))
+    return ('vtpm-secret',)
 
 
 def _config_drives(request, decisions):
@@ -517,8 +599,9 @@ def _tls_names(request, hosts, copy, inbound, params, decisions):
             % (_requirement('tls_destination_nbd'), _pair(hosts))))
 
 
-def _choose_api(params, hosts, decisions):
-    needed = set(params)
+def _choose_api(needed, hosts, decisions):
+    """``needed``: the parameters the API must carry."""
+    needed = set(needed)
     if supports('migrate_to_uri3', *hosts) and hosts[0].has_migrate_to_uri3:
         api = 'migrateToURI3'
     else:

@@ -118,6 +118,11 @@ FEATURES = {f.name: f for f in (
             'tls.destination also names the host for the NBD (disk) '
             'connection; before, only the memory stream',
             libvirt_since=V('8.2.0')),
+    Feature('vtpm_migration', 'Nova 34 nova/objects/service.py: vTPM live '
+            'migration since service version 72 (2026.1), whose driver.py '
+            'needs libvirt >= 8.0.0 and QEMU >= 6.2.0 (MIN_LIBVIRT_VERSION, '
+            'MIN_QEMU_VERSION): no Nova that moves a vTPM guest ran below',
+            libvirt_since=V('8.0.0'), qemu_since=V('6.2.0')),
     # Storage copy through the tunnel relies on QEMU's legacy in-stream block
     # migration.  libvirt refuses it once it drives QEMU with -blockdev
     # (libvirt 5.10 with QEMU 4.2), and QEMU removed it in 9.1.  It can never

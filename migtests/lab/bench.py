@@ -98,11 +98,13 @@ def render(figures):
         % (m['migrations'], m['migrations_per_minute'], m['case_seconds_mean'],
            m['migration_seconds_mean'], m['overhead_seconds_mean'],
            m['overhead_percent']),
-        '%-20s %12s %12s %10s  %s' % ('transport', 'MiB/s', 'downtime ms',
-                                      'seconds', 'flags'),
     ]
+    width = max(len('transport (case)'), *map(len, figures['transports']))
+    lines.append('%-*s %12s %12s %10s  %s' % (
+        width, 'transport (case)', 'MiB/s', 'downtime ms', 'seconds',
+        'flags'))
     for name, t in figures['transports'].items():
-        lines.append('%-20s %12.1f %12.1f %10.2f  %s' % (
-            name, t['throughput_mib_s'], t['downtime_ms'],
+        lines.append('%-*s %12.1f %12.1f %10.2f  %s' % (
+            width, name, t['throughput_mib_s'], t['downtime_ms'],
             t['migration_seconds'], ' '.join(t['flags'])))
     return '\n'.join(lines)

@@ -36,6 +36,11 @@ REQUESTS = (
      {'destination_inbound_addr': '192.0.2.2'}),       # destination's address
     ('vda:volume', 'live', False, False, {'machine_type': 'pc'}),  # an alias
     ('vda:local hdd:config', 'auto', False, False),    # a config drive
+    ('vda:local', 'auto', False, False,                # consoles on the
+     {'graphics_listen': '192.0.2.1', 'serial_listen': '192.0.2.1',
+      'destination_graphics_listen': '192.0.2.2',      # source's address,
+      'destination_serial_listen': '192.0.2.2',
+      'vtpm': 'host'}),                                # and a vTPM
     ('vda:local vdb:local hdc:readonly vdc:shareable', 'block', False, False),
     ('vda:volume', 'live', False, False),              # volume-backed
     ('vda:volume vdb:volume', 'auto', False, False),
@@ -47,6 +52,7 @@ EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
                                'tunnelled-selective-disks',
                                'tunnelled-storage-hazard',
                                'machine-type-too-new',
+                               'vtpm-too-old',
                                'native-tls-unsupported'})
 
 
@@ -106,7 +112,8 @@ def _check_one(options, settings, source, destination, req, result):
         result.refusals += 1
         explicit = (options.get('live_migration_tunnelled') is True
                     or options.get('live_migration_with_native_tls') is True
-                    or req.machine_type is not None)
+                    or req.machine_type is not None
+                    or req.vtpm is not None)
         if refusal.error not in EXPLICIT_REFUSALS or not explicit:
             result.problems.append('%s: refused %s' % (label, refusal.message))
         elif refusal.error == 'machine-type-too-new' and \
@@ -117,6 +124,11 @@ def _check_one(options, settings, source, destination, req, result):
                                    % (label, refusal.message))
         return
     result.plans += 1
+    if plan.destination_changes and 'migrateToURI' in (
+            (plan.api,) + plan.fallbacks):
+        result.problems.append('%s: destination XML changes %s, but '
+                               'migrateToURI cannot carry a destination XML'
+                               % (label, plan.destination_changes))
     outcome = sim.evaluate(sim.Call(
         source, destination, frozenset(plan.flags), plan.params, req.disks,
         req.shared_storage, req.paused, req.guest_hypervisor, plan.api))

@@ -27,7 +27,8 @@ class TestCli(base.TestCase):
         self.assertEqual(0, status, err)
         result = json.loads(out)
         self.assertEqual({'api', 'uri', 'flags', 'params', 'decisions',
-                          'copy_before', 'refused'}, set(result))
+                          'copy_before', 'destination_changes',
+                          'define_before', 'refused'}, set(result))
         self.assertEqual('migrateToURI3', result['api'])
         self.assertEqual(['vda'], result['params']['migrate_disks'])
         self.assertNotIn('VIR_MIGRATE_TUNNELLED', result['flags'])
@@ -42,7 +43,8 @@ class TestCli(base.TestCase):
         result = json.loads(out)
         self.assertEqual('tunnelled-selective-disks',
                          result['refused']['error'])
-        for key in ('api', 'uri', 'flags', 'params', 'decisions'):
+        for key in ('api', 'uri', 'flags', 'params', 'decisions',
+                    'copy_before', 'destination_changes', 'define_before'):
             self.assertIsNone(result[key])
 
     def test_text_plan(self):
@@ -51,6 +53,26 @@ class TestCli(base.TestCase):
         self.assertIn('API:    migrateToURI3', out)
         self.assertIn('URI:    qemu+tcp://compute2/system', out)
         self.assertIn('"migrate_disks": ["vda"]', out)
+
+    def test_consoles_and_vtpm(self):
+        status, out, _ = run('--libvirt', '9.0.0', '--qemu', '7.2',
+                             '--graphics-listen', '192.0.2.1',
+                             '--dest-graphics-listen', '192.0.2.2',
+                             '--vtpm', 'host', '--json')
+        self.assertEqual(0, status)
+        result = json.loads(out)
+        self.assertEqual(['graphics listen 192.0.2.1 -> 192.0.2.2'],
+                         result['destination_changes'])
+        self.assertEqual(['vtpm-secret'], result['define_before'])
+        status, out, _ = run(*SEED, '--serial-listen', '192.0.2.1')
+        self.assertEqual(3, status)
+        self.assertIn('REFUSED (serial-console-unmovable)', out)
+
+    def test_bad_console_address_is_one_line(self):
+        status, out, err = run(*SEED, '--graphics-listen', 'compute1')
+        self.assertEqual(2, status)
+        self.assertEqual(1, err.count('\n'), err)
+        self.assertIn("'compute1' is not an IPv4 or IPv6 address", err)
 
     def test_destination_inbound_address(self):
         status, out, _ = run(*SEED, '--dest', 'compute2',

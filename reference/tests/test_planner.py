@@ -642,3 +642,83 @@ class TestConfigDrive(base.TestCase):
                       req=request('vda:local hdd:config'))
         self.assertIn(TUNNELLED, result.flags)
         self.assertEqual(('hdd',), result.copy_before)
+
+
+@ddt.ddt
+class TestDestinationXml(base.TestCase):
+    """Listen addresses of graphics and TCP serial consoles that exist
+    only on the source are rewritten in the destination XML (only an API
+    that carries one is used), or refused where the destination gives no
+    address; a vTPM's secret is defined on the destination first."""
+
+    @ddt.data(
+        # source listen, destination listen, refused, change
+        ('0.0.0.0', None, None, None),              # every host's
+        ('::', '192.0.2.2', None, None),
+        ('127.0.0.1', None, None, None),            # loopback: the same
+        ('192.0.2.1', '192.0.2.1', None, None),     # already the same
+        ('192.0.2.1', '192.0.2.2', None,
+         'graphics listen 192.0.2.1 -> 192.0.2.2'),
+        ('192.0.2.1', None, 'graphics-listen-unmovable', None),
+    )
+    @ddt.unpack
+    def test_graphics(self, source, destination, refused, change):
+        req = request('vda:volume', 'live', graphics_listen=source,
+                      destination_graphics_listen=destination)
+        if refused:
+            exc = self.assertRefused(refused, plan, req=req)
+            self.assertIn('server_listen', exc.message)
+            return
+        result = plan(req=req)
+        self.assertEqual((change,) if change else (),
+                         result.destination_changes)
+
+    def test_a_change_keeps_only_apis_that_carry_the_destination_xml(self):
+        req = request('vda:volume', 'live', graphics_listen='192.0.2.1',
+                      destination_graphics_listen='192.0.2.2')
+        self.assertEqual(('migrateToURI2',), plan(req=req).fallbacks)
+        self.assertEqual(('migrateToURI2', 'migrateToURI'),
+                         plan(req=request('vda:volume', 'live')).fallbacks)
+        # Without migrateToURI3, the older API must carry it, or refuse.
+        no_uri3 = host(has_migrate_to_uri3=False)
+        self.assertEqual('migrateToURI2', plan(source=no_uri3, req=req).api)
+
+    @ddt.data(
+        # source, destination, refused, changed
+        ('192.0.2.1', None, 'serial-console-unmovable', False),
+        ('192.0.2.1', '192.0.2.1', None, False),
+        ('192.0.2.1', '192.0.2.2', None, True),
+    )
+    @ddt.unpack
+    def test_serial_console(self, source, destination, refused, changed):
+        req = request('vda:volume', 'live', serial_listen=source,
+                      destination_serial_listen=destination)
+        if refused:
+            exc = self.assertRefused(refused, plan, req=req)
+            self.assertIn('[serial_console]', exc.message)
+            return
+        self.assertEqual(changed, bool(plan(req=req).destination_changes))
+
+    @ddt.data(
+        # security, source stack, refused
+        ('host', ('9.0.0', '7.2'), None),
+        ('host', ('8.0.0', '6.2'), None),
+        ('host', ('7.0.0', '5.2'), 'vtpm-too-old'),
+        ('user', ('9.0.0', '7.2'), 'vtpm-secret-not-movable'),
+        ('deployment', ('9.0.0', '7.2'), 'vtpm-secret-not-movable'),
+    )
+    @ddt.unpack
+    def test_vtpm(self, security, stack, refused):
+        req = request('vda:local', 'block', vtpm=security)
+        if refused:
+            self.assertRefused(refused, plan, source=host(*stack), req=req)
+            return
+        result = plan(source=host(*stack), req=req)
+        self.assertEqual(('vtpm-secret',), result.define_before)
+        self.assertIn('define the vTPM secret on the destination first',
+                      [d.what for d in result.decisions])
+
+    def test_no_vtpm_no_console_no_change(self):
+        result = plan()
+        self.assertEqual((), result.destination_changes)
+        self.assertEqual((), result.define_before)

@@ -54,3 +54,10 @@ class TestSweepCanFail(base.TestCase):
                                   _SETTINGS[:1], sweep.Result())
         self.assertTrue(any('shared-disk-copied' in p
                             for p in result.problems), result.problems)
+
+    def test_a_destination_xml_change_on_migrateToURI_is_caught(self):
+        self._patch_planner(fallbacks=lambda f: f + ('migrateToURI',))
+        result = sweep.check_pair((('9.0.0', '7.2'), ('9.0.0', '7.2')),
+                                  _SETTINGS[:1], sweep.Result())
+        self.assertTrue(any('cannot carry a destination XML' in p
+                            for p in result.problems), result.problems)

@@ -332,7 +332,7 @@ def load_settings(conf):
     return settings
 
 
-def make_conf(config_files=(), overrides=None):
+def make_conf(config_files=(), overrides=None, config_dirs=()):
     """A private ConfigOpts with the options registered and loaded.
 
     ``overrides`` maps option names of [libvirt] to values (strings are
@@ -340,7 +340,8 @@ def make_conf(config_files=(), overrides=None):
     """
     conf = cfg.ConfigOpts()
     register_opts(conf)
-    conf(args=[], project='migtests', default_config_files=list(config_files))
+    conf(args=[], project='migtests', default_config_files=list(config_files),
+         default_config_dirs=list(config_dirs) or None)
     for name, value in (overrides or {}).items():
         conf.set_override(name, value, group=GROUP)
     return conf

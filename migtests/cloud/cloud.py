@@ -38,9 +38,11 @@ PASTE = {'glance': 'glance/glance-api-paste.ini',
 
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
-                 results=None, volumes=True):
-        """``volumes``: run Ceph and Cinder (RBD) as the volume service."""
+                 results=None, volumes=True, driver='upstream'):
+        """``volumes``: run Ceph and Cinder (RBD) as the volume service;
+        ``driver``: the computes' driver (configs.DRIVERS)."""
         self.volumes = volumes
+        self.driver = driver
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
@@ -166,7 +168,7 @@ class Cloud:
             site.etc('neutron'), 'plugins', 'ml2', 'ml2_conf.ini'))
         configs.write(configs.nova_controller(site), site.conf('nova'))
         for compute in site.computes:
-            configs.write(configs.nova_compute(site, compute),
+            configs.write(configs.nova_compute(site, compute, self.driver),
                           os.path.join(site.etc('nova'),
                                        '%s.conf' % compute.name))
         if self.volumes:

@@ -221,10 +221,21 @@ def nova_controller(site):
     return conf
 
 
-def nova_compute(site, compute):
+# The compute drivers a cloud's computes may load: Nova's own, or Nova's
+# with its live migrations planned by the reference (reference/nova_driver).
+DRIVERS = {
+    'upstream': 'libvirt.LibvirtDriver',
+    'reference': 'reference.nova_driver.ReferenceLibvirtDriver',
+}
+
+
+def nova_compute(site, compute, driver='upstream'):
     """A compute's nova.conf: it sees its own host's /var (lab overlay), so
     instances_path is the same path on both nodes but not shared."""
-    return _nova_common(site, compute.name, compute.address, '/var/lib/nova')
+    conf = _nova_common(site, compute.name, compute.address,
+                        '/var/lib/nova')
+    conf['DEFAULT']['compute_driver'] = DRIVERS[driver]
+    return conf
 
 
 def privsep_config_file(conf, path):

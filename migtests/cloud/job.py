@@ -18,6 +18,7 @@ import sys
 import time
 
 from migtests.cloud import cloud as cloud_module
+from migtests.cloud import configs
 from migtests.cloud import tempestconf
 from migtests.lab import lab as lab_module
 from migtests.lab import system
@@ -90,6 +91,11 @@ def parse_args(argv):
     # row (README, "The local cloud").
     parser.add_argument('--concurrency', type=int, default=2,
                         help='Tempest workers (default: %(default)s)')
+    parser.add_argument('--driver', choices=sorted(configs.DRIVERS),
+                        default='upstream',
+                        help='the computes\' driver: Nova\'s own, or Nova\'s '
+                             'with migrations planned by the reference '
+                             '(default: %(default)s)')
     parser.add_argument('--no-volumes', action='store_true',
                         help='no volume service (Ceph + Cinder): volume '
                              'scenarios skip with that reason')
@@ -192,7 +198,8 @@ def _main(argv):
         results = args.results or os.path.join(
             lab_module.DEFAULT_ROOT, 'results', args.name)
         cloud = cloud_module.Cloud(args.name, results=results,
-                                   volumes=not args.no_volumes)
+                                   volumes=not args.no_volumes,
+                                   driver=args.driver)
     except LabError as exc:
         print('migtests-job: %s' % exc, file=sys.stderr)
         return 2
@@ -203,6 +210,7 @@ def _main(argv):
     status = 1
     signal.signal(signal.SIGTERM, _interrupted)
     record = Record(os.path.join(cloud.results, 'results.json'), args.job)
+    record.data['driver'] = args.driver
     try:
         try:
             print('bringing the local cloud up ...', flush=True)

@@ -50,6 +50,22 @@ KILL_DESTINATION_DAEMON = Hook(
     lambda runner, guest, source, destination: runner.lab.daemon(
         destination).signal(signal.SIGKILL),
     phase='ram')
+
+
+def _kill_destination_once_paused(runner, guest, source, destination):
+    """Wait until the source guest is paused (the timeout action
+    force_complete without post-copy), then kill the destination's
+    libvirtd: the migration fails after the pause."""
+    domain = _domain(runner, guest, source)
+    paused = virt.libvirt().VIR_DOMAIN_PAUSED
+    system.wait_for(lambda: domain.state()[0] == paused, 60, interval=0.05,
+                    what='the timeout action to pause the guest')
+    runner.lab.daemon(destination).signal(signal.SIGKILL)
+
+
+KILL_DESTINATION_DAEMON_ONCE_PAUSED = Hook(
+    'kill the destination libvirtd once the guest is paused',
+    _kill_destination_once_paused, phase='ram')
 CUT_DESTINATION_LINK = Hook(
     'cut the destination\'s link',
     lambda runner, guest, source, destination: runner.lab.link(

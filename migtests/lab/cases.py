@@ -39,6 +39,7 @@ LAB, MATRIX, RATE, TRANSPORT = 'lab', 'matrix', 'rate', 'transport'
 # The guest's disks, as the lab's guests (guest.py) define them.
 ROOT_DISK = 'vda'       # qcow2 on the host's own storage
 VOLUME_DISK = 'vdb'     # the lab's shared volume (qemu-nbd), like Cinder's
+CONFIG_DISK = 'hdd'     # a config drive: a read-only local CD-ROM, as Nova's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Layout:
     local: bool
     volume: str | None = None   # the shared volume's export name
     dirty: bool = True          # rewrites RAM in a loop (where reliable)
+    config: bool = False        # a config drive (never copied by libvirt)
+    machine: str | None = None  # the guest's machine type (None: guest.py's
+    #                             pinned one, which every suite's QEMU has)
 
     @property
     def guest_name(self):
@@ -59,6 +63,8 @@ class Layout:
         return tuple(([Disk(ROOT_DISK, DiskKind.LOCAL)] if self.local
                       else [])
                      + ([Disk(VOLUME_DISK, DiskKind.VOLUME)] if self.volume
+                        else [])
+                     + ([Disk(CONFIG_DISK, DiskKind.CONFIG)] if self.config
                         else []))
 
     def copied(self):
@@ -72,6 +78,9 @@ LAYOUTS = {layout.name: layout for layout in (
     Layout('local', local=True),
     Layout('volume', local=False, volume='vol1'),
     Layout('local+volume', local=True, volume='vol2'),
+    Layout('local+config', local=True, config=True),
+    # 'pc': the source QEMU's newest i440fx type, as an unpinned guest has.
+    Layout('alias-machine', local=False, machine='pc'),
 )}
 
 
@@ -91,6 +100,9 @@ class Case:
     flags_present: tuple = ()
     flags_absent: tuple = ()
     error: str | None = None        # the act exception's class name
+    # The planner's refusal when the destination's QEMU release is older
+    # than the source's (elsewhere the case must migrate).
+    older_destination_refused: str | None = None
     tags: frozenset = frozenset()
     formerly: tuple = ()    # its names in results written before (--compare)
 
@@ -102,6 +114,14 @@ class Case:
         object.__setattr__(self, 'tags', frozenset(self.tags))
         # ddt names a test after its datum's __name__: test_case_03_<id>.
         object.__setattr__(self, '__name__', self.id)
+
+    def expected_refusal(self, source, destination):
+        """The refusal this case expects between hosts of these
+        capabilities, or None."""
+        if self.older_destination_refused and \
+                destination.qemu[:2] < source.qemu[:2]:
+            return self.older_destination_refused
+        return None
 
     def flag_problems(self, flags):
         """What the plan's flags break of the case's expectations."""
@@ -163,6 +183,21 @@ CASES = (
     Case('paused-guest', layout='local+volume', paused=True,
          options={'live_migration_permit_post_copy': True},
          flags_absent=('POSTCOPY',), tags={LAB}),
+    # QEMU >= 5.2 carries TLS on every parallel channel (QEMU 5.2 in the
+    # matrix's bullseye, 7.2 here); below it the plan drops the channels.
+    Case('native-tls-with-parallel-connections', layout='volume',
+         options={'live_migration_with_native_tls': True,
+                  'live_migration_parallel_connections': 4},
+         flags_present=('TLS', 'PARALLEL'), tags={LAB, MATRIX}),
+    # A guest whose machine type is the alias: to an older QEMU the plan
+    # refuses, naming both (the type would not exist there: the matrix saw
+    # "unsupported machine type" before guests were pinned); else it moves.
+    Case('machine-type-alias', layout='alias-machine',
+         older_destination_refused='machine-type-too-new', tags={MATRIX}),
+    # The plan copies the config drive first (libvirt never copies it);
+    # the destination starts the guest with it, byte-identical.
+    Case('block-with-config-drive', layout='local+config',
+         flags_present=('NON_SHARED_INC',), tags={LAB}),
     # test_migrations: libvirt's measured rate stays at the limit.
     Case('bandwidth-limit', layout='idle',
          options={'live_migration_bandwidth': BANDWIDTH_MIB}),
@@ -184,6 +219,13 @@ CASES = (
          error='MigrationFailed'),
     Case('unreachable-destination', layout='volume',
          error='DestinationUnreachable'),
+    # Paused by the timeout action (no post-copy), then failed: the guest is
+    # resumed on its source, as Nova does.
+    Case('force-complete-pause-then-failure', layout='volume',
+         options=dict(SLOW, live_migration_completion_timeout=1,
+                      live_migration_timeout_action='force_complete'),
+         during=actions.KILL_DESTINATION_DAEMON_ONCE_PAUSED,
+         error='MigrationFailed'),
 )
 BY_ID = {case.id: case for case in CASES}
 # Names of cases in results written before the catalogue, by their id now.

@@ -109,6 +109,9 @@ def arrived(runner, case, guest, source, destination, before, copied):
                                  % destination.name)
         if not guest.roots_identical(source, destination):
             raise AssertionError('root disks differ between hosts')
+    if guest.config and not guest.config_intact(destination):
+        raise AssertionError('config drive missing or changed on %s'
+                             % destination.name)
     if guest.volume:
         if not guest.volume_intact():
             raise AssertionError('shared volume data changed')

@@ -8,6 +8,7 @@ at creation so that data can be checked after a migration.
 """
 
 import os
+import shutil
 from xml.sax.saxutils import quoteattr
 
 from migtests import console
@@ -22,7 +23,8 @@ from migtests.lab.system import run
 # the source's newest type, which an older destination refuses).
 MACHINE = 'pc-i440fx-5.2'
 ROOT_SIZE = '64M'
-ROOT_PATTERN, VOLUME_PATTERN = 0x5a, 0xa5
+ROOT_PATTERN, VOLUME_PATTERN, CONFIG_PATTERN = 0x5a, 0xa5, 0x3c
+CONFIG_SIZE = 4 * 1024 * 1024
 PATTERN_BYTES = 4 * 1024 * 1024
 _DOMAIN = '''<domain type='qemu'>
   <name>%(name)s</name>
@@ -55,6 +57,13 @@ _LOCAL_DISK = '''    <disk type='file' device='disk'>
       <target dev='%(target)s' bus='virtio'/>
     </disk>'''
 
+_CONFIG_DISK = '''    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file=%(path)s/>
+      <target dev='%(target)s' bus='ide'/>
+      <readonly/>
+    </disk>'''
+
 _VOLUME_DISK = '''    <disk type='network' device='disk'>
       <driver name='qemu' type='raw' cache='none'/>
       <source protocol='nbd' name=%(export)s>
@@ -66,9 +75,12 @@ _VOLUME_DISK = '''    <disk type='network' device='disk'>
 
 class Guest:
     def __init__(self, lab, name, local=True, volume=None, memory=128,
-                 dirty_mib=0):
+                 dirty_mib=0, config=False, machine=None):
         self.lab, self.name = lab, name
         self.local, self.volume, self.memory = local, volume, memory
+        self.config = config
+        self.machine = machine or MACHINE
+        self.config_ns_path = '/var/lib/libvirt/images/%s.config' % name
         self.dirty_mib = dirty_mib
         self.root_ns_path = '/var/lib/libvirt/images/%s.qcow2' % name
         self.serial_ns_path = '/var/log/libvirt/%s.serial' % name
@@ -78,6 +90,10 @@ class Guest:
         if self.local:
             disks.append(_LOCAL_DISK % {'path': quoteattr(self.root_ns_path),
                                         'target': cases.ROOT_DISK})
+        if self.config:
+            disks.append(_CONFIG_DISK % {
+                'path': quoteattr(self.config_ns_path),
+                'target': cases.CONFIG_DISK})
         if self.volume:
             path, port = self.lab.volume(
                 self.volume, fill=(VOLUME_PATTERN, PATTERN_BYTES))
@@ -86,7 +102,8 @@ class Guest:
                                          'port': port,
                                          'target': cases.VOLUME_DISK})
         return _DOMAIN % {
-            'name': self.name, 'memory': self.memory, 'machine': MACHINE,
+            'name': self.name, 'memory': self.memory,
+            'machine': self.machine,
             'cmdline': guestimage.command_line(self.dirty_mib),
             'kernel': self.lab.image.kernel, 'initrd': self.lab.image.initrd,
             'disks': '\n'.join(disks),
@@ -106,6 +123,29 @@ class Guest:
         if pattern:
             run(['qemu-io', '-f', 'qcow2', '-c', 'write -q -P %d 0 %d'
                  % (ROOT_PATTERN, PATTERN_BYTES), path])
+
+    def config_path(self, host):
+        return host.path(self.config_ns_path)
+
+    def prepare_config(self, host):
+        """The config drive, with its pattern, as Nova writes it on the
+        instance's host."""
+        path = self.config_path(host)
+        with open(path, 'wb') as f:
+            f.write(bytes([CONFIG_PATTERN]) * CONFIG_SIZE)
+
+    def copy_config(self, source, destination):
+        """Copy the config drive to the destination, as Nova does before
+        a migration (libvirt never copies a read-only disk)."""
+        shutil.copyfile(self.config_path(source),
+                        self.config_path(destination))
+
+    def config_intact(self, host):
+        try:
+            with open(self.config_path(host), 'rb') as f:
+                return f.read() == bytes([CONFIG_PATTERN]) * CONFIG_SIZE
+        except FileNotFoundError:
+            return False
 
     def remove_root(self, host):
         path = self.root_path(host)
@@ -142,6 +182,8 @@ class Guest:
     def create(self, host, conn):
         if self.local:
             self.prepare_root(host)
+        if self.config:
+            self.prepare_config(host)
         serial = host.path(self.serial_ns_path)
         if os.path.exists(serial):
             os.unlink(serial)

@@ -202,19 +202,31 @@ def _run_cell(runner, case, source, destination, by_host):
     """One cell; any error is the cell's outcome, and a libvirtd that died
     on the way is restarted (and named) so the next cell can run."""
     cell = Cell(source, destination, case.id, 'not run')
+    expected = None
     try:
         # A guest an earlier cell could not move is started anew here.
-        runner.guest(case.layout, on=_host_of(runner, case.layout, source,
-                                              by_host))
+        guest, host = runner.guest(case.layout, on=_host_of(
+            runner, case.layout, source, by_host))
+        expected = case.expected_refusal(
+            runner.capabilities(host),
+            runner.capabilities(runner.other(host)))
         result = runner.run(case)
     except MigrationRefused as refusal:
-        cell.outcome, cell.error = 'refused', refusal.message
+        if refusal.error == expected:   # the case's point: passed
+            cell.outcome = 'ok'
+            cell.error = 'refused as expected: %s' % refusal.message
+        else:
+            cell.outcome, cell.error = 'refused', refusal.message
         return cell
     except Exception as exc:   # act.MigrationFailed, AssertionError, LabError
         died, unrepaired = _repair(runner)
         cell.outcome = 'failed'
         cell.error = _one_line(exc) + unrepaired + (
             ' (libvirtd of %s died)' % ', '.join(died) if died else '')
+        return cell
+    if expected is not None:
+        cell.outcome = 'failed'
+        cell.error = 'migrated, where the plan must refuse (%s)' % expected
         return cell
     cell.outcome = 'ok'
     cell.flags = [f[len('VIR_MIGRATE_'):] for f in result.flags]

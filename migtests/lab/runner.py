@@ -121,7 +121,8 @@ class Runner:
         (on ``on``: a guest elsewhere is discarded and made anew there)."""
         spec = cases.LAYOUTS[layout]
         guest = Guest(self.lab, spec.guest_name, local=spec.local,
-                      volume=spec.volume, dirty_mib=self.dirty_mib(layout))
+                      volume=spec.volume, config=spec.config,
+                      machine=spec.machine, dirty_mib=self.dirty_mib(layout))
         if on is not None and self.guest(layout)[1] is not on:
             self.discard(layout)
             guest.create(on, self.conn(on))
@@ -161,7 +162,8 @@ class Runner:
             destination=destination.address,
             operation=Operation(case.operation),
             disks=cases.LAYOUTS[case.layout].disks(), paused=case.paused,
-            shared_storage=False)
+            shared_storage=False,
+            machine_type=cases.LAYOUTS[case.layout].machine)
         return plan_migration(settings, caps[0], caps[1], request)
 
     def start(self, case, destination_address=None):
@@ -177,6 +179,12 @@ class Runner:
         domain = self.conn(source).lookupByName(guest.name)
         if guest.local and checks.copies_storage(plan.flags):
             guest.prepare_root(destination, pattern=False)
+        # What the plan says reaches the destination first: config drives.
+        for target in plan.copy_before:
+            if target != cases.CONFIG_DISK:
+                raise AssertionError('the plan copies %s first, which the '
+                                     'lab has no way to copy' % target)
+            guest.copy_config(source, destination)
         actions.wait_no_job(domain)
         return guest, source, destination, plan, domain
 

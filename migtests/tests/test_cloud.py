@@ -158,6 +158,18 @@ class TestServiceConfigs(base.TestCase):
             self.assertEqual(compute.address, conf['DEFAULT']['my_ip'])
             self.assertNotIn('database', conf)
 
+    @decorators.idempotent_id('9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d')
+    def test_the_driver_is_the_only_difference_between_the_two(self):
+        compute = SITE.computes[0]
+        upstream = configs.nova_compute(SITE, compute)
+        reference = configs.nova_compute(SITE, compute, 'reference')
+        self.assertEqual('libvirt.LibvirtDriver',
+                         upstream['DEFAULT']['compute_driver'])
+        self.assertEqual('reference.nova_driver.ReferenceLibvirtDriver',
+                         reference['DEFAULT'].pop('compute_driver'))
+        upstream['DEFAULT'].pop('compute_driver')
+        self.assertEqual(upstream, reference)
+
     @decorators.idempotent_id('2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e')
     def test_rendered_file_names_itself_for_privsep(self):
         conf = configs.privsep_config_file(

@@ -17,6 +17,7 @@ from migtests.lab import matrix
 from migtests.lab import report
 from migtests.lab.system import LabError
 from reference.model import HostCapabilities
+from reference.model import MigrationRefused
 from reference.versions import Version
 
 
@@ -183,3 +184,56 @@ class TestResultsAreKept(testtools.TestCase):
             self.assertIn('**Incomplete run**: 1 of 2 cells ran', f.read())
         self.assertEqual(['report.html', 'report.md', 'results.json'],
                          sorted(os.listdir(self.prefix)))
+
+
+class TestExpectedRefusal(testtools.TestCase):
+    """A case may expect the planner's refusal toward an older QEMU: that
+    cell passes only when the refusal comes, and only there."""
+
+    class Runner:
+        def __init__(self, source_qemu, destination_qemu, outcome):
+            self.hosts = [FakeHost('h1'), FakeHost('h2')]
+            self.qemu = {'h1': source_qemu, 'h2': destination_qemu}
+            self.outcome = outcome
+
+        def guest(self, layout, on=None):
+            return None, self.hosts[0]
+
+        def other(self, host):
+            return self.hosts[1]
+
+        def capabilities(self, host, tls_ready=False):
+            return HostCapabilities(Version.parse('9.0.0'),
+                                    Version.parse(self.qemu[host.name]))
+
+        def run(self, case):
+            if isinstance(self.outcome, Exception):
+                raise self.outcome
+            return self.outcome
+
+    def cell(self, source_qemu, destination_qemu, outcome):
+        case = cases.get('machine-type-alias')
+        runner = self.Runner(source_qemu, destination_qemu, outcome)
+        with mock.patch.object(matrix, '_host_of',
+                               lambda r, layout, suite, by: r.hosts[0]):
+            return matrix._run_cell(runner, case, 'sid', 'bullseye', {})
+
+    @decorators.idempotent_id('1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e')
+    def test_the_expected_refusal_passes(self):
+        cell = self.cell('11.1', '5.2', MigrationRefused(
+            'machine-type-too-new', 'pc-i440fx-11.1 is newer than 5.2'))
+        self.assertEqual('ok', cell.outcome)
+        self.assertIn('refused as expected', cell.error)
+
+    @decorators.idempotent_id('2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f')
+    def test_a_migration_where_a_refusal_was_due_fails(self):
+        result = mock.Mock(flags=(), params={}, migration_seconds=1.0)
+        cell = self.cell('11.1', '5.2', result)
+        self.assertEqual('failed', cell.outcome)
+        self.assertIn('machine-type-too-new', cell.error)
+
+    @decorators.idempotent_id('3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a')
+    def test_a_refusal_toward_a_newer_qemu_is_red(self):
+        cell = self.cell('5.2', '11.1', MigrationRefused(
+            'machine-type-too-new', 'refused'))
+        self.assertEqual('refused', cell.outcome)

@@ -60,6 +60,16 @@ class TestFaults(base.LabTestCase):
         self.runner.reconnect(destination)
         self.assertStayed(guest, source, destination)
 
+    @decorators.idempotent_id('5e0a2c4b-7d1f-4e3a-9b6c-2f8e1d4a7c95')
+    def test_guest_paused_to_force_completion_is_resumed_on_failure(self):
+        guest, source, destination, error = self.migrate(
+            'force-complete-pause-then-failure')
+        self.runner.lab.start_daemon(destination)
+        self.runner.reconnect(destination)
+        self.assertIn('resumed on its source', str(error))
+        # Running again, not paused: its counter carries on.
+        self.assertStayed(guest, source, destination)
+
     @decorators.idempotent_id('827e765d-3c7f-45ed-b659-ad129a002f36')
     def test_network_cut(self):
         try:

@@ -1,0 +1,187 @@
+"""The reference driver inside nova-compute: every Nova hook it overrides
+or relies on is where this module was written for, with the same
+signature (a Nova upgrade that moves one fails here, loudly), and each
+override does what it says, on Nova's own objects with libvirt mocked.
+
+Needs Nova installed: `tox -e nova` (the cloud's pinned Nova series).
+"""
+
+import inspect
+from unittest import mock
+
+from nova import objects
+from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import guest as libvirt_guest
+from tempest.lib import decorators
+import testtools
+
+from reference.model import Decision
+from reference.model import MigrationPlan
+from reference.model import MigrationRefused
+from reference.model import MonitorPlan
+from reference import nova_driver
+
+objects.register_all()   # as nova-compute does at start
+
+# Nova's methods the driver overrides or calls, by their parameters in the
+# series it is pinned to (nova_driver.NOVA_SERIES).
+HOOKS = {
+    (libvirt_driver.LibvirtDriver, '__init__'): [
+        'self', 'virtapi', 'read_only'],
+    (libvirt_driver.LibvirtDriver, '_live_migration'): [
+        'self', 'context', 'instance', 'dest', 'post_method',
+        'recover_method', 'block_migration', 'migrate_data'],
+    (libvirt_driver.LibvirtDriver, '_live_migration_operation'): [
+        'self', 'context', 'instance', 'dest', 'block_migration',
+        'migrate_data', 'guest', 'device_names'],
+    (libvirt_driver.LibvirtDriver, '_get_migration_flags'): [
+        'self', 'is_block_migration'],
+    (libvirt_driver.LibvirtDriver, '_live_migration_copy_disk_paths'): [
+        'self', 'context', 'instance', 'guest'],
+    (libvirt_driver.LibvirtDriver, '_live_migration_uri'): ['dest'],
+    (libvirt_guest.Guest, 'migrate'): [
+        'self', 'destination', 'migrate_uri', 'migrate_disks',
+        'destination_xml', 'flags', 'bandwidth', 'parallel'],
+}
+
+
+def _plan(**changes):
+    fields = dict(
+        api='migrateToURI3', uri='qemu+tcp://compute2/system',
+        flags=('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+               'VIR_MIGRATE_PERSIST_DEST', 'VIR_MIGRATE_UNDEFINE_SOURCE',
+               'VIR_MIGRATE_NON_SHARED_INC'),
+        params={'migrate_disks': ['vda']},
+        decisions=(Decision('migrate_disks = vda', 'the local disk'),),
+        fallbacks=('migrateToURI2',),
+        monitor=MonitorPlan((), None, 'abort'))
+    fields.update(changes)
+    return MigrationPlan(**fields)
+
+
+def _disk(target, source_type='file', path='/x/disk', readonly=False,
+          shareable=False):
+    return mock.Mock(target_dev=target, source_type=source_type,
+                     source_path=path, readonly=readonly, shareable=shareable)
+
+
+class TestHooks(testtools.TestCase):
+
+    @decorators.idempotent_id('0e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b')
+    def test_every_hook_has_the_signature_it_was_written_for(self):
+        moved = {}
+        for (cls, name), expected in HOOKS.items():
+            function = getattr(cls, name, None)
+            found = (None if function is None else
+                     list(inspect.signature(function).parameters))
+            if found != expected:
+                moved['%s.%s' % (cls.__name__, name)] = found
+        self.assertEqual({}, moved, 'Nova moved a hook of '
+                         'reference.nova_driver (written for nova %s)'
+                         % nova_driver.NOVA_SERIES)
+
+    @decorators.idempotent_id('1f2a3b4c-5d6e-4f7a-9b8c-0d1e2f3a4b5c')
+    def test_the_driver_overrides_only_these_hooks(self):
+        own = {name for name, value in
+               vars(nova_driver.ReferenceLibvirtDriver).items()
+               if callable(value) and hasattr(
+                   libvirt_driver.LibvirtDriver, name)}
+        self.assertEqual(
+            {'__init__', '_live_migration', '_live_migration_operation',
+             '_get_migration_flags', '_live_migration_copy_disk_paths'},
+            own)
+
+
+class TestOverrides(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        # Nova's driver without its __init__ (no host, no libvirt).
+        self.driver = nova_driver.ReferenceLibvirtDriver.__new__(
+            nova_driver.ReferenceLibvirtDriver)
+        self.driver._plan_flags = nova_driver.threading.local()
+        self.driver._host = mock.Mock()
+        self.context = mock.Mock()
+        self.instance = mock.Mock(uuid='u1')
+        self.disks = [_disk('vda'), _disk('vdb', source_type='block'),
+                      _disk('hdd', path='/x/disk.config', readonly=True)]
+        self.guest = mock.Mock()
+        self.guest.get_all_disks.return_value = self.disks
+        self._volumes(['vdb'])
+
+    def _volumes(self, targets):
+        patcher = mock.patch.object(
+            nova_driver.virt_driver, 'block_device_info_get_mapping',
+            return_value=[{'mount_device': '/dev/' + t} for t in targets])
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        for name in ('get_block_device_info',):
+            p = mock.patch.object(nova_driver.virt_driver, name)
+            p.start()
+            self.addCleanup(p.stop)
+        p = mock.patch.object(nova_driver.objects, 'BlockDeviceMappingList')
+        p.start()
+        self.addCleanup(p.stop)
+
+    @decorators.idempotent_id('2a3b4c5d-6e7f-4a8b-8c9d-1e2f3a4b5c6d')
+    def test_disks_a_mapped_volume_is_never_local(self):
+        kinds = {d.target: d.kind.value for d in self.driver._disks(
+            self.context, self.instance, self.guest)}
+        self.assertEqual({'vda': 'local', 'vdb': 'volume', 'hdd': 'config'},
+                         kinds)
+        paths, names = self.driver._live_migration_copy_disk_paths(
+            self.context, self.instance, self.guest)
+        self.assertEqual(['vda'], names)
+        self.assertEqual(['/x/disk'], paths)
+
+    @decorators.idempotent_id('3b4c5d6e-7f8a-4b9c-9d0e-2f3a4b5c6d7e')
+    def test_a_refusal_rolls_back_and_never_calls_libvirt(self):
+        recover = mock.Mock()
+        refusal = MigrationRefused('tunnelled-selective-disks', 'no')
+        with mock.patch.object(self.driver, '_plan', side_effect=refusal), \
+                mock.patch.object(nova_driver.compute_utils,
+                                  'add_instance_fault_from_exc') as fault, \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration') as upstream:
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', mock.Mock(), recover,
+                                        True, mock.Mock())
+        upstream.assert_not_called()
+        recover.assert_called_once()
+        self.assertIn('tunnelled-selective-disks',
+                      str(fault.call_args[0][2]))
+
+    @decorators.idempotent_id('4c5d6e7f-8a9b-4c0d-8e1f-3a4b5c6d7e8f')
+    def test_the_monitor_reads_the_plans_flags_while_it_runs(self):
+        seen = []
+
+        def upstream(*args):
+            seen.append(self.driver._get_migration_flags(True))
+        plan = _plan(flags=_plan().flags + ('VIR_MIGRATE_POSTCOPY',))
+        with mock.patch.object(self.driver, '_plan', return_value=plan), \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration', upstream), \
+                mock.patch.object(nova_driver.act, 'flags_value',
+                                  return_value=12345):
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', None, None, True,
+                                        mock.Mock())
+        self.assertEqual([12345], seen)
+        self.assertIsNone(self.driver._plan_flags.value)
+
+    @decorators.idempotent_id('5d6e7f8a-9b0c-4d1e-9f2a-4b5c6d7e8f9a')
+    def test_the_call_is_the_plans_with_novas_destination_xml(self):
+        plan = _plan()
+        guest = nova_driver._PlannedGuest(self.guest, plan)
+        with mock.patch.object(nova_driver.act, 'start',
+                               return_value='migrateToURI3') as start:
+            # Nova's own flags and disk list are not what is sent.
+            guest.migrate('qemu+tcp://compute2/system', migrate_disks=[
+                'vda', 'vdb'], destination_xml='<domain/>', flags=1,
+                bandwidth=0)
+        domain, sent = start.call_args[0]
+        self.assertIs(self.guest._domain, domain)
+        self.assertEqual(plan.flags, sent.flags)
+        self.assertEqual({'migrate_disks': ['vda'],
+                          'destination_xml': '<domain/>',
+                          'persistent_xml': '<domain/>'}, sent.params)
+        self.assertEqual(plan.fallbacks, sent.fallbacks)

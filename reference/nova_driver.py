@@ -70,8 +70,10 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
         # The flags of the plan under way, for Nova's monitor, which runs
-        # in the thread that called _live_migration.
+        # in the thread that called _live_migration; the plans by instance,
+        # for the operation, which runs in a thread of Nova's pool.
         self._plan_flags = threading.local()
+        self._plans = {}
 
     # --- inputs ----------------------------------------------------------
     @staticmethod
@@ -209,20 +211,21 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
             recover_method(context, instance, dest, migrate_data)
             return
         self._plan_flags.value = act.flags_value(plan.flags)
-        self._plan_flags.plan = plan
+        self._plans[instance.uuid] = plan
         try:
             super()._live_migration(context, instance, dest, post_method,
                                     recover_method, block_migration,
                                     migrate_data)
         finally:
-            self._plan_flags.value = self._plan_flags.plan = None
+            self._plan_flags.value = None
+            self._plans.pop(instance.uuid, None)
 
     def _live_migration_operation(self, context, instance, dest,
                                   block_migration, migrate_data, guest,
                                   device_names):
         """Nova's operation (destination XML, serial ports, vifs), with
         the call carried out as planned."""
-        plan = self._plan_flags.plan
+        plan = self._plans[instance.uuid]
         super()._live_migration_operation(
             context, instance, dest, block_migration, migrate_data,
             _PlannedGuest(guest, plan), device_names)

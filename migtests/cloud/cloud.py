@@ -91,7 +91,8 @@ class Cloud:
             self._step('catalog', self._catalog, 'keystone')
             self.timings['rabbitmq-ready-after'] = self._step(
                 'rabbitmq', control.wait_rabbitmq, ctl, rabbit)
-            nova = self._step('nova', control.nova, ctl, site, self.lab)
+            nova = self._step('nova', control.nova, ctl, site, self.lab,
+                              self.driver)
             if self.volumes:
                 nova.update(self._step('cinder', control.cinder, ctl, site))
             self._step('computes', ctl.await_ready, 'nova-compute services',

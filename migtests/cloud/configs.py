@@ -222,10 +222,15 @@ def nova_controller(site):
 
 
 # The compute drivers a cloud's computes may load: Nova's own, or Nova's
-# with its live migrations planned by the reference (reference/nova_driver).
+# with its live migrations planned by the reference (reference/nova_driver,
+# which nova-compute finds when started as reference.nova_compute).
 DRIVERS = {
     'upstream': 'libvirt.LibvirtDriver',
-    'reference': 'reference.nova_driver.ReferenceLibvirtDriver',
+    'reference': 'reference_libvirt.ReferenceLibvirtDriver',
+}
+COMPUTE_COMMANDS = {
+    'upstream': ['nova-compute'],
+    'reference': ['python3', '-m', 'reference.nova_compute'],
 }
 
 

@@ -177,9 +177,10 @@ def apis(ctl, site, services, ready):
                     {s + '-api': r for s, r in recorded.items()})
 
 
-def nova(ctl, site, lab):
+def nova(ctl, site, lab, driver='upstream'):
     """nova-conductor and nova-scheduler here, a nova-compute beside each
-    lab host's libvirtd; returns the recorded processes by name."""
+    lab host's libvirtd, with ``driver`` (configs.DRIVERS); returns the
+    recorded processes by name."""
     conf = site.conf('nova')
     started = {}
     for binary in ('nova-conductor', 'nova-scheduler'):
@@ -190,10 +191,10 @@ def nova(ctl, site, lab):
         lab.run_beside(host, ['mkdir', '-p', '/var/lib/nova/instances',
                               '/var/lib/nova/tmp'])
         name = 'nova-compute-' + compute.name
-        started[name] = ctl.service(name, [
-            ctl.bin('nova-compute'), '--config-file',
-            os.path.join(site.etc('nova'), '%s.conf' % compute.name)],
-            host=host)
+        command = configs.COMPUTE_COMMANDS[driver]
+        started[name] = ctl.service(name, [ctl.bin(command[0])] + command[
+            1:] + ['--config-file', os.path.join(
+                site.etc('nova'), '%s.conf' % compute.name)], host=host)
     return started
 
 

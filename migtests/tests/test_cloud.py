@@ -165,7 +165,7 @@ class TestServiceConfigs(base.TestCase):
         reference = configs.nova_compute(SITE, compute, 'reference')
         self.assertEqual('libvirt.LibvirtDriver',
                          upstream['DEFAULT']['compute_driver'])
-        self.assertEqual('reference.nova_driver.ReferenceLibvirtDriver',
+        self.assertEqual('reference_libvirt.ReferenceLibvirtDriver',
                          reference['DEFAULT'].pop('compute_driver'))
         upstream['DEFAULT'].pop('compute_driver')
         self.assertEqual(upstream, reference)

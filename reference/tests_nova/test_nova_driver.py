@@ -7,6 +7,8 @@ Needs Nova installed: `tox -e nova` (the cloud's pinned Nova series).
 """
 
 import inspect
+import subprocess
+import sys
 from unittest import mock
 
 from nova import objects
@@ -99,6 +101,7 @@ class TestOverrides(testtools.TestCase):
         self.driver = nova_driver.ReferenceLibvirtDriver.__new__(
             nova_driver.ReferenceLibvirtDriver)
         self.driver._plan_flags = nova_driver.threading.local()
+        self.driver._plans = {}
         self.driver._host = mock.Mock()
         self.context = mock.Mock()
         self.instance = mock.Mock(uuid='u1')
@@ -168,6 +171,34 @@ class TestOverrides(testtools.TestCase):
         self.assertEqual([12345], seen)
         self.assertIsNone(self.driver._plan_flags.value)
 
+    @decorators.idempotent_id('7f8a9b0c-1d2e-4f3a-9b4c-6d7e8f9a0b1c')
+    def test_the_operation_in_novas_pool_thread_gets_the_plan(self):
+        # Nova runs the operation in a thread of its pool, the monitor in
+        # the caller's (found by the first real run: a thread-local plan).
+        plan = _plan()
+        got = []
+
+        def upstream(driver, context, instance, *args):
+            def operation():
+                with mock.patch.object(
+                        libvirt_driver.LibvirtDriver,
+                        '_live_migration_operation',
+                        lambda self, *a: got.append(a[5]._plan)):
+                    self.driver._live_migration_operation(
+                        context, instance, 'compute2', True, None,
+                        self.guest, ['vda'])
+            thread = nova_driver.threading.Thread(target=operation)
+            thread.start()
+            thread.join()
+        with mock.patch.object(self.driver, '_plan', return_value=plan), \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration', upstream):
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', None, None, True,
+                                        mock.Mock())
+        self.assertEqual([plan], got)
+        self.assertEqual({}, self.driver._plans)
+
     @decorators.idempotent_id('5d6e7f8a-9b0c-4d1e-9f2a-4b5c6d7e8f9a')
     def test_the_call_is_the_plans_with_novas_destination_xml(self):
         plan = _plan()
@@ -185,3 +216,31 @@ class TestOverrides(testtools.TestCase):
                           'destination_xml': '<domain/>',
                           'persistent_xml': '<domain/>'}, sent.params)
         self.assertEqual(plan.fallbacks, sent.fallbacks)
+
+
+class TestEntryPoint(testtools.TestCase):
+    # In a process of its own: Nova's starter must come before any other
+    # import of Nova (it refuses to start once eventlet is imported).
+    SCRIPT = """
+import sys
+from unittest import mock
+from nova.cmd import compute
+from oslo_utils import importutils
+from reference import nova_compute
+with mock.patch.object(compute, 'main', return_value=0) as main:
+    assert nova_compute.main() == 0 and main.called
+driver = importutils.import_class('nova.virt.' + nova_compute.COMPUTE_DRIVER)
+print(driver.__module__, driver.__name__)
+"""
+
+    @decorators.idempotent_id('6e7f8a9b-0c1d-4e2f-8a3b-5c6d7e8f9a0b')
+    def test_novas_loader_finds_the_driver_by_its_alias(self):
+        # Nova 34 loads compute_driver from inside nova.virt only.
+        from nova.virt import driver as virt_driver
+        self.assertIn("'nova.virt.%s' % compute_driver", inspect.getsource(
+            virt_driver.load_compute_driver))
+        proc = subprocess.run([sys.executable, '-c', self.SCRIPT],
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, proc.returncode, proc.stderr[-2000:])
+        self.assertEqual('reference.nova_driver ReferenceLibvirtDriver',
+                         proc.stdout.strip().splitlines()[-1])

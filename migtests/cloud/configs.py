@@ -228,10 +228,13 @@ DRIVERS = {
     'upstream': 'libvirt.LibvirtDriver',
     'reference': 'reference_libvirt.ReferenceLibvirtDriver',
 }
-COMPUTE_COMMANDS = {
-    'upstream': ['nova-compute'],
-    'reference': ['python3', '-m', 'reference.nova_compute'],
-}
+
+
+def compute_command(python, driver, record, conf):
+    """nova-compute with ``driver``, every migration call it makes to
+    libvirt appended to ``record`` (migtests.cloud.recorded_compute)."""
+    return [python, '-m', 'migtests.cloud.recorded_compute', record, driver,
+            '--config-file', conf]
 
 
 def nova_compute(site, compute, driver='upstream'):

@@ -19,6 +19,7 @@ import time
 
 from migtests.cloud import cloud as cloud_module
 from migtests.cloud import configs
+from migtests.cloud import migrations
 from migtests.cloud import tempestconf
 from migtests.lab import lab as lab_module
 from migtests.lab import system
@@ -242,6 +243,13 @@ def _main(argv):
             tempestconf.min_passed(variables))
         record.data.update(totals=counts, tempest_seconds=round(
             time.monotonic() - tempest_started, 1))
+        # What libvirt received, by test (the computes' records).
+        calls = migrations.by_test(cloud.logs, os.path.join(
+            cloud.results, 'tempest.log'))
+        record.data['migrations'] = calls
+        print('migration calls libvirt received (driver %s):' % args.driver)
+        for line in migrations.summary(calls) or ['  none']:
+            print('  ' + line)
         record.finish('passed' if status == 0 else 'failed: ' + reason)
         print('\nmigtests-job: %s -- %d passed, %d skipped, %d failed; '
               'tempest %.0f s' % (

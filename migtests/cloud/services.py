@@ -191,10 +191,11 @@ def nova(ctl, site, lab, driver='upstream'):
         lab.run_beside(host, ['mkdir', '-p', '/var/lib/nova/instances',
                               '/var/lib/nova/tmp'])
         name = 'nova-compute-' + compute.name
-        command = configs.COMPUTE_COMMANDS[driver]
-        started[name] = ctl.service(name, [ctl.bin(command[0])] + command[
-            1:] + ['--config-file', os.path.join(
-                site.etc('nova'), '%s.conf' % compute.name)], host=host)
+        started[name] = ctl.service(name, configs.compute_command(
+            ctl.bin('python3'), driver,
+            os.path.join(ctl.logs, 'migrations-%s.jsonl' % compute.name),
+            os.path.join(site.etc('nova'), '%s.conf' % compute.name)),
+            host=host)
     return started
 
 

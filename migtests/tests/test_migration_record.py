@@ -1,0 +1,89 @@
+"""The record of what libvirt received (recorded_compute) and its join
+with Tempest's tests (migrations), on a fake libvirt module."""
+
+import json
+import os
+import types
+
+import fixtures
+from tempest.lib import decorators
+import testtools
+
+from migtests.cloud import migrations
+from migtests.cloud import recorded_compute
+
+
+class FakeError(Exception):
+    def get_error_message(self):
+        return 'Operation not supported: Selecting disks to migrate is not ' \
+            'implemented for tunnelled migration'
+
+
+def fake_libvirt():
+    class Domain:
+        def UUIDString(self):
+            return '11111111-2222-3333-4444-555555555555'
+
+        def name(self):
+            return 'instance-00000001'
+
+        def migrateToURI3(self, uri, params, flags):
+            if flags & 4:
+                raise FakeError()
+            return 0
+    return types.SimpleNamespace(
+        virDomain=Domain, libvirtError=FakeError, VIR_MIGRATE_LIVE=1,
+        VIR_MIGRATE_PEER2PEER=2, VIR_MIGRATE_TUNNELLED=4,
+        VIR_MIGRATE_NON_SHARED_INC=128, VIR_MIGRATE_PARAM_URI='migrate_uri')
+
+
+class TestRecord(testtools.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.record = os.path.join(self.dir, 'migrations-compute1.jsonl')
+        self.libvirt = fake_libvirt()
+        recorded_compute.wrap(self.libvirt, self.record)
+
+    def lines(self):
+        with open(self.record) as f:
+            return [json.loads(line) for line in f]
+
+    @decorators.idempotent_id('9b8a7c6d-5e4f-4321-8a9b-0c1d2e3f4a5b')
+    def test_each_call_is_recorded_as_libvirt_received_it(self):
+        domain = self.libvirt.virDomain()
+        domain.migrateToURI3('qemu+tcp://compute2/system', {
+            'migrate_disks': ['vda'], 'destination_xml': '<domain/>'},
+            1 | 2 | 128)
+        self.assertRaises(FakeError, domain.migrateToURI3,
+                          'qemu+tcp://compute2/system',
+                          {'migrate_disks': ['vda']}, 1 | 4 | 128)
+        first, second = self.lines()
+        self.assertEqual(['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+                          'VIR_MIGRATE_NON_SHARED_INC'], first['flags'])
+        self.assertEqual({'migrate_disks': ['vda'],
+                          'destination_xml': '<xml, 9 characters>'},
+                         first['params'])
+        self.assertEqual('ok', first['result'])
+        self.assertIn('tunnelled migration', second['result'])
+        self.assertEqual('11111111-2222-3333-4444-555555555555',
+                         second['uuid'])
+
+    @decorators.idempotent_id('8a7b6c5d-4e3f-4210-9b8a-1c0d2e3f4a5c')
+    def test_calls_are_joined_with_the_test_that_moved_the_server(self):
+        domain = self.libvirt.virDomain()
+        domain.migrateToURI3('qemu+tcp://compute2/system',
+                             {'migrate_disks': ['vda']}, 1 | 2 | 128)
+        log = os.path.join(self.dir, 'tempest.log')
+        with open(log, 'w') as f:
+            f.write('2026 INFO tempest.lib.common.rest_client [req-1 ] '
+                    'Request (LiveMigrationTest:test_live_block_migration): '
+                    '202 POST http://192.0.2.100:8774/v2.1/servers/'
+                    '11111111-2222-3333-4444-555555555555/action 0.1s\n')
+        calls = migrations.by_test(self.dir, log)
+        self.assertEqual('LiveMigrationTest.test_live_block_migration',
+                         calls[0]['test'])
+        self.assertEqual(['LIVE', 'PEER2PEER', 'NON_SHARED_INC'],
+                         calls[0]['flags'])
+        self.assertEqual(['  1 x migrateToURI3 LIVE|PEER2PEER|NON_SHARED_INC'
+                          ' migrate_disks=vda'], migrations.summary(calls))

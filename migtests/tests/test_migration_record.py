@@ -87,3 +87,25 @@ class TestRecord(testtools.TestCase):
                          calls[0]['flags'])
         self.assertEqual(['  1 x migrateToURI3 LIVE|PEER2PEER|NON_SHARED_INC'
                           ' migrate_disks=vda'], migrations.summary(calls))
+
+
+class TestCompare(testtools.TestCase):
+    def call(self, test, flags, disks=None):
+        return {'test': test, 'api': 'migrateToURI3', 'flags': flags,
+                'params': {'migrate_disks': disks} if disks else {},
+                'result': 'ok'}
+
+    @decorators.idempotent_id('7a6b5c4d-3e2f-4109-8a7b-2c1d0e3f4a5d')
+    def test_a_difference_is_found_and_said(self):
+        upstream = [self.call('T.block', ['LIVE', 'NON_SHARED_INC'], ['vda']),
+                    self.call('T.live', ['LIVE'])]
+        reference = [self.call('T.block', ['LIVE', 'NON_SHARED_INC'],
+                               ['vda']),
+                     self.call('T.live', ['LIVE', 'TLS'])]
+        result = migrations.compare(upstream, reference)
+        self.assertEqual(1, result['differ'])
+        self.assertEqual({'T.block': True, 'T.live': False},
+                         {r['test']: r['same'] for r in result['tests']})
+        self.assertIn('| T.live | migrateToURI3 LIVE → ok | migrateToURI3 '
+                      'LIVE|TLS → ok | **no** |',
+                      migrations.markdown(result))

@@ -116,7 +116,9 @@ class TestReaping(testtools.TestCase):
         # died) is the machine's init's child: killed, it is a zombie in
         # /proc until init reaps it -- a leftover for anyone who looks in
         # that moment -- so teardown waits for it to be gone.
-        shell = subprocess.run(['sh', '-c', 'sleep 60 >/dev/null & echo $!'],
+        # (stderr too: an inherited pipe would hold run() for the 60 s)
+        shell = subprocess.run(['sh', '-c',
+                                'sleep 60 >/dev/null 2>&1 & echo $!'],
                                capture_output=True, text=True, check=True)
         orphan = Recorded.of('orphan', int(shell.stdout))
         self.addCleanup(_gone, orphan.pid)

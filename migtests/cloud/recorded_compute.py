@@ -11,6 +11,7 @@ then goes through unchanged.  What libvirt received is then known for both
 drivers, to compare them (job.py).
 """
 
+import inspect
 import json
 import sys
 import threading
@@ -42,23 +43,30 @@ def wrap(libvirt, record):
     lock = threading.Lock()
 
     def recorder(api, original):
-        def call(domain, *args):
+        signature = inspect.signature(original)
+
+        def call(domain, *args, **kwargs):
+            # Bound as libvirt's own method binds them: Nova passes
+            # keywords (params=, flags=), the reference positions.
+            bound = signature.bind(domain, *args, **kwargs)
+            bound.apply_defaults()
+            given = dict(bound.arguments)
             if api == 'migrateToURI3':
-                uri, params, flags = args[0], dict(args[1]), args[2]
+                params = dict(given.get('params') or {})
             elif api == 'migrateToURI2':
-                uri, flags = args[0], args[3]
-                params = {'migrate_uri': args[1], 'dxml': args[2],
-                          'bandwidth': args[5] if len(args) > 5 else 0}
+                params = {'migrate_uri': given.get('miguri'),
+                          'dxml': given.get('dxml'),
+                          'bandwidth': given.get('bandwidth')}
             else:
-                uri, flags = args[0], args[1]
-                params = {'bandwidth': args[3] if len(args) > 3 else 0}
+                params = {'bandwidth': given.get('bandwidth')}
             entry = {'time': time.time(), 'uuid': domain.UUIDString(),
-                     'name': domain.name(), 'api': api, 'uri': uri,
-                     'flags': flag_names(libvirt, flags),
+                     'name': domain.name(), 'api': api,
+                     'uri': given.get('dconnuri') or given.get('duri'),
+                     'flags': flag_names(libvirt, given.get('flags') or 0),
                      'params': {k: _plain(v) for k, v in params.items()
                                 if v is not None}}
             try:
-                result = original(domain, *args)
+                result = original(domain, *args, **kwargs)
                 entry['result'] = 'ok'
                 return result
             except libvirt.libvirtError as exc:

@@ -27,7 +27,9 @@ def fake_libvirt():
         def name(self):
             return 'instance-00000001'
 
-        def migrateToURI3(self, uri, params, flags):
+        # libvirt-python's own signature (Nova passes params= and flags=
+        # by keyword).
+        def migrateToURI3(self, dconnuri, params, flags=0):
             if flags & 4:
                 raise FakeError()
             return 0
@@ -55,9 +57,11 @@ class TestRecord(testtools.TestCase):
         domain.migrateToURI3('qemu+tcp://compute2/system', {
             'migrate_disks': ['vda'], 'destination_xml': '<domain/>'},
             1 | 2 | 128)
+        # As Nova calls it: by keyword (the first real run failed on that).
         self.assertRaises(FakeError, domain.migrateToURI3,
                           'qemu+tcp://compute2/system',
-                          {'migrate_disks': ['vda']}, 1 | 4 | 128)
+                          params={'migrate_disks': ['vda']},
+                          flags=1 | 4 | 128)
         first, second = self.lines()
         self.assertEqual(['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
                           'VIR_MIGRATE_NON_SHARED_INC'], first['flags'])
@@ -68,6 +72,9 @@ class TestRecord(testtools.TestCase):
         self.assertIn('tunnelled migration', second['result'])
         self.assertEqual('11111111-2222-3333-4444-555555555555',
                          second['uuid'])
+        self.assertEqual('qemu+tcp://compute2/system', second['uri'])
+        self.assertEqual(['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TUNNELLED',
+                          'VIR_MIGRATE_NON_SHARED_INC'], second['flags'])
 
     @decorators.idempotent_id('8a7b6c5d-4e3f-4210-9b8a-1c0d2e3f4a5c')
     def test_calls_are_joined_with_the_test_that_moved_the_server(self):

@@ -60,10 +60,6 @@ NOVA_SERIES = '34'          # 2026.2 "Hibiscus": the hooks below are its
 _DESTINATION_TIMEOUT = 10.0
 
 
-def _version_of(numbers):
-    return Version(*numbers)
-
-
 class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
     """LibvirtDriver whose live migrations the reference plans."""
 
@@ -112,7 +108,7 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
             context, dest)
         qemu = Version.from_libvirt_int(node.hypervisor_version)
         guess = HostCapabilities(
-            libvirt=_version_of(libvirt_driver.MIN_LIBVIRT_VERSION),
+            libvirt=Version(*libvirt_driver.MIN_LIBVIRT_VERSION),
             qemu=qemu, hypervisor=CONF.libvirt.virt_type)
         return guess, ('the destination libvirtd did not answer %s (%s): '
                        'planned for QEMU %s from its compute node and '
@@ -239,12 +235,18 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def _live_migration_copy_disk_paths(self, context, instance, guest):
         """The local disks to copy (and their paths, for Nova's data
-        estimate): never a volume, whatever the flags."""
-        disks = {d.target: d for d in self._disks(context, instance, guest)}
+        estimate): the plan's disk list when a plan is under way (the
+        disks were classified once, for it), else the local ones --
+        never a volume, whatever the flags."""
+        plan = self._plans.get(instance.uuid)
+        if plan is not None:
+            copied = set(plan.params.get('migrate_disks', ()))
+        else:
+            copied = {d.target for d in self._disks(context, instance, guest)
+                      if d.kind is DiskKind.LOCAL}
         paths, names = [], []
         for dev in guest.get_all_disks():
-            disk = disks.get(dev.target_dev)
-            if disk is not None and disk.kind is DiskKind.LOCAL:
+            if dev.target_dev in copied:
                 paths.append(dev.source_path)
                 names.append(dev.target_dev)
         return paths, names

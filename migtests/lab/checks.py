@@ -38,10 +38,11 @@ class DaemonLog:
             f.seek(self.offset)
             return f.read().decode(errors='replace')
 
-    def copied(self, aliases):
+    def copied(self, aliases, text=None):
         """The disks (targets, by ``aliases``: see disk_aliases) whose
-        storage the source copied since the offset."""
-        text = self.since()
+        storage the source copied since the offset (``text``: the log
+        since then, when already read)."""
+        text = self.since() if text is None else text
         copied = set(_MIRROR_RE.findall(text))
         if _LEGACY_RE.search(text):
             copied.add(LEGACY)

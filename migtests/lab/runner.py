@@ -217,14 +217,14 @@ class Runner:
         if error is not None:
             raise error
         migration_seconds = time.monotonic() - migrate_started
-        copied = log.copied(aliases)
+        text = log.since()      # read once: the copies and the hook's trace
+        copied = log.copied(aliases, text)
         job = checks.job_stats(
             self.conn(destination).lookupByName(guest.name))
         checks.arrived(self, case, guest, source, destination, before,
                        copied)
         hook = case.during
-        if hook is not None and hook.shows and \
-                hook.shows not in log.since():
+        if hook is not None and hook.shows and hook.shows not in text:
             raise AssertionError(hook.missing)
         total = time.monotonic() - started
         return Result(case.id, source.name, destination.name, api,

@@ -136,6 +136,17 @@ class TestOverrides(testtools.TestCase):
         self.assertEqual(['vda'], names)
         self.assertEqual(['/x/disk'], paths)
 
+    @decorators.idempotent_id('8b9c0d1e-2f3a-4b4c-8d5e-7f8a9b0c1d2e')
+    def test_disks_to_copy_are_the_plans_while_it_runs(self):
+        # The disks were classified once, for the plan: no second look at
+        # the block device mappings.
+        self.driver._plans['u1'] = _plan()
+        with mock.patch.object(self.driver, '_disks') as disks:
+            paths, names = self.driver._live_migration_copy_disk_paths(
+                self.context, self.instance, self.guest)
+        disks.assert_not_called()
+        self.assertEqual((['/x/disk'], ['vda']), (paths, names))
+
     @decorators.idempotent_id('3b4c5d6e-7f8a-4b9c-9d0e-2f3a4b5c6d7e')
     def test_a_refusal_rolls_back_and_never_calls_libvirt(self):
         recover = mock.Mock()

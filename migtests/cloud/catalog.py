@@ -75,10 +75,25 @@ def keystone(conn, site):
 
 
 def computes(conn, site):
-    """The compute hosts whose nova-compute is not up yet."""
+    """The compute hosts whose nova-compute is not up yet; with ``since``
+    (seconds since the epoch) in the site, also those that have not
+    reported since then (a restarted service)."""
+    since = site.get('since')
     found = {s.host for s in conn.compute.services(binary='nova-compute')
-             if s.state == 'up'}
+             if s.state == 'up' and (since is None or _reported_since(
+                 s.updated_at, since))}
     return {'pending': sorted(set(site['computes']) - found)}
+
+
+def _reported_since(updated_at, since):
+    """Whether Nova's ``updated_at`` (UTC, no zone) is at or after
+    ``since``."""
+    import datetime
+    if not updated_at:
+        return False
+    when = datetime.datetime.fromisoformat(updated_at).replace(
+        tzinfo=datetime.timezone.utc)
+    return when.timestamp() >= since
 
 
 def hypervisors(conn, site):

@@ -38,11 +38,18 @@ PASTE = {'glance': 'glance/glance-api-paste.ini',
 
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
-                 results=None, volumes=True, driver='upstream'):
+                 results=None, volumes=True, driver='upstream',
+                 profile='shipped'):
         """``volumes``: run Ceph and Cinder (RBD) as the volume service;
-        ``driver``: the computes' driver (configs.DRIVERS)."""
+        ``driver``: the computes' driver (configs.DRIVERS), until
+        ``switch_driver``; ``profile``: what the computes' nova.conf adds
+        (configs.PROFILES)."""
+        if profile not in configs.PROFILES:
+            raise LabError('profile %r: one of %s' % (
+                profile, ', '.join(sorted(configs.PROFILES))))
         self.volumes = volumes
         self.driver = driver
+        self.profile = profile
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
@@ -135,6 +142,28 @@ class Cloud:
     def leftovers(self):
         return self.lab.leftovers()
 
+    def switch_driver(self, driver):
+        """Restart both nova-computes with ``driver``: stopped by PID, their
+        nova.conf rewritten, started again; returns once each has reported
+        to Nova after the restart (its heartbeat, which follows its RPC
+        server's start), so the next request reaches the new driver."""
+        started = time.monotonic()
+        for compute in self.site.computes:
+            self.lab.stop(control.compute_name(compute, self.driver))
+        self.driver = driver
+        self._compute_configs()
+        # The services' heartbeat is stored to the second.
+        since = int(time.time()) + 1
+        time.sleep(max(0.0, since - time.time()))
+        computes = control.computes(self.controller, self.site, self.lab,
+                                    driver)
+        self.controller.await_ready(
+            'nova-compute services on the %s driver' % driver,
+            lambda: self._catalog('computes', since=since)['pending'],
+            computes)
+        self.timings['switch-%s' % driver] = round(
+            time.monotonic() - started, 1)
+
     def _step(self, name, function, *args, **kwargs):
         started = time.monotonic()
         try:
@@ -168,10 +197,7 @@ class Cloud:
         configs.write(configs.ml2(), os.path.join(
             site.etc('neutron'), 'plugins', 'ml2', 'ml2_conf.ini'))
         configs.write(configs.nova_controller(site), site.conf('nova'))
-        for compute in site.computes:
-            configs.write(configs.nova_compute(site, compute, self.driver),
-                          os.path.join(site.etc('nova'),
-                                       '%s.conf' % compute.name))
+        self._compute_configs()
         if self.volumes:
             self.ceph = ceph.Ceph(self.controller, site.address,
                                   os.path.join(self.dir, 'ceph'))
@@ -187,6 +213,14 @@ class Cloud:
                                  'cloud environment (tox -e job -r)'
                                  % (source, service))
             shutil.copy(source, site.etc(service))
+
+    def _compute_configs(self):
+        site = self.site
+        for compute in site.computes:
+            configs.write(configs.nova_compute(site, compute, self.driver,
+                                               self.profile),
+                          os.path.join(site.etc('nova'),
+                                       '%s.conf' % compute.name))
 
     def _site_json(self, **extra):
         site = self.site

@@ -237,12 +237,41 @@ def compute_command(python, driver, record, conf):
             '--config-file', conf]
 
 
-def nova_compute(site, compute, driver='upstream'):
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What a run adds to the computes' nova.conf, and why."""
+    name: str
+    why: str
+    libvirt: dict          # [libvirt] options added
+    shipped_defaults: bool  # whether the run still proves Nova's defaults
+
+
+# The 2016 operator's nova.conf: Mitaka's defaults of the deprecated flag
+# options, written out as operators copied them (shared facts,
+# libvirt-migration.md: UNDEFINE_SOURCE, PEER2PEER, LIVE, TUNNELLED; the
+# block one adds NON_SHARED_INC).  Nova 34 no longer has these options and
+# ignores the lines; the reference driver reads them again.
+_FLAGS_2016 = ('VIR_MIGRATE_UNDEFINE_SOURCE', 'VIR_MIGRATE_PEER2PEER',
+               'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TUNNELLED')
+PROFILES = {
+    'shipped': Profile('shipped', 'no live_migration_* option: Nova\'s '
+                       'shipped defaults decide', {}, True),
+    '2016': Profile(
+        '2016', 'the 2016 operator\'s nova.conf: Mitaka\'s default '
+        'live_migration_flag / block_migration_flag written out',
+        {'live_migration_flag': ', '.join(_FLAGS_2016),
+         'block_migration_flag': ', '.join(
+             _FLAGS_2016 + ('VIR_MIGRATE_NON_SHARED_INC',))}, False),
+}
+
+
+def nova_compute(site, compute, driver='upstream', profile='shipped'):
     """A compute's nova.conf: it sees its own host's /var (lab overlay), so
     instances_path is the same path on both nodes but not shared."""
     conf = _nova_common(site, compute.name, compute.address,
                         '/var/lib/nova')
     conf['DEFAULT']['compute_driver'] = DRIVERS[driver]
+    conf['libvirt'].update(PROFILES[profile].libvirt)
     return conf
 
 

@@ -34,32 +34,47 @@ TEST_LINE = re.compile(r'^\{\d+\} (?P<id>setUpClass \(\S+\)|\S+) '
 
 class Record:
     """``results.json`` of the job, written again as each test ends: an
-    interrupted or crashed run still says what ran, marked incomplete."""
+    interrupted or crashed run still says what ran, marked incomplete.
+    One run per driver (``runs``), in the order they ran."""
 
-    def __init__(self, path, job):
+    def __init__(self, path, job, drivers=(), profile='shipped'):
         self.path = path
-        self.data = {'job': job, 'complete': False, 'stage': 'cloud',
-                     'tests': [], 'verdict': None}
+        self.data = {'job': job, 'drivers': list(drivers),
+                     'profile': profile, 'shipped_defaults':
+                     configs.PROFILES[profile].shipped_defaults,
+                     'complete': False, 'stage': 'cloud', 'runs': {},
+                     'verdict': None}
+        self.run = None
         self.write()
 
     def stage(self, name, **facts):
         self.data.update(facts, stage=name)
         self.write()
 
+    def begin(self, driver):
+        """The runs of ``driver`` begins: tests go to it from now on."""
+        self.run = self.data['runs'][driver] = {'tests': [], 'verdict': None}
+        self.stage('tempest (%s)' % driver)
+
     def line(self, line):
         """Take one line of Tempest's output; a test's line is recorded."""
         found = TEST_LINE.match(line.rstrip('\n'))
         if found:
-            self.data['tests'].append({
+            self.run['tests'].append({
                 'id': found['id'], 'status': found['status'],
                 'seconds': float(found['seconds'] or 0),
                 'reason': found['why'] or ''})
             self.write()
 
     def passed(self, prefix):
-        """How many tests whose id starts with ``prefix`` passed."""
+        """How many tests of this run whose id starts with ``prefix``
+        passed."""
         return sum(t['status'] == 'ok' and t['id'].startswith(prefix)
-                   for t in self.data['tests'])
+                   for t in self.run['tests'])
+
+    def end(self, **facts):
+        self.run.update(facts)
+        self.write()
 
     def finish(self, verdict, complete=True):
         self.data.update(verdict=verdict, complete=complete)
@@ -92,10 +107,18 @@ def parse_args(argv):
     # row (README, "The local cloud").
     parser.add_argument('--concurrency', type=int, default=2,
                         help='Tempest workers (default: %(default)s)')
-    parser.add_argument('--driver', choices=sorted(configs.DRIVERS),
-                        default='upstream',
-                        help='the computes\' driver: Nova\'s own, or Nova\'s '
-                             'with migrations planned by the reference '
+    parser.add_argument('--driver', choices=sorted(configs.DRIVERS) + [
+                        'both'], default='both',
+                        help='the computes\' driver: Nova\'s own, Nova\'s '
+                             'with migrations planned by the reference, or '
+                             'both, one after the other on the same cloud '
+                             '(the computes restarted), compared in '
+                             'compare.md (default: %(default)s)')
+    parser.add_argument('--profile', choices=sorted(configs.PROFILES),
+                        default='shipped',
+                        help='what the computes\' nova.conf adds: nothing '
+                             '(Nova\'s shipped defaults), or the 2016 '
+                             'operator\'s deprecated flag options '
                              '(default: %(default)s)')
     parser.add_argument('--no-volumes', action='store_true',
                         help='no volume service (Ceph + Cinder): volume '
@@ -148,8 +171,7 @@ def workspace(cloud, zuul_dir, job, results):
     return path, variables, notes
 
 
-def run_tempest(cloud, path, regex, exclude, concurrency, record):
-    log = os.path.join(cloud.results, 'tempest.log')
+def run_tempest(cloud, path, regex, exclude, concurrency, record, log):
     command = cloud.controller.command([
         cloud.bin('tempest'), 'run', '--regex', regex, '--concurrency',
         str(concurrency)])
@@ -195,12 +217,13 @@ def _main(argv):
         print('migtests-job: %s: no such directory (--zuul-dir)'
               % args.zuul_dir, file=sys.stderr)
         return 2
+    drivers = DRIVER_ORDER if args.driver == 'both' else (args.driver,)
     try:
         results = args.results or os.path.join(
             lab_module.DEFAULT_ROOT, 'results', args.name)
         cloud = cloud_module.Cloud(args.name, results=results,
                                    volumes=not args.no_volumes,
-                                   driver=args.driver)
+                                   driver=drivers[0], profile=args.profile)
     except LabError as exc:
         print('migtests-job: %s' % exc, file=sys.stderr)
         return 2
@@ -210,8 +233,8 @@ def _main(argv):
     started = time.monotonic()
     status = 1
     signal.signal(signal.SIGTERM, _interrupted)
-    record = Record(os.path.join(cloud.results, 'results.json'), args.job)
-    record.data['driver'] = args.driver
+    record = Record(os.path.join(cloud.results, 'results.json'), args.job,
+                    drivers, args.profile)
     try:
         try:
             print('bringing the local cloud up ...', flush=True)
@@ -229,33 +252,31 @@ def _main(argv):
             return 1
         for note in notes:
             print('tempest.conf: %s' % note)
-        print('running %s%s (job %s) ...' % (
-            regex, ', excluding %s' % exclude if exclude else '', args.job),
-            flush=True)
+        profile = configs.PROFILES[args.profile]
+        if not profile.shipped_defaults:
+            print('profile %s: %s -- NOT Nova\'s shipped defaults'
+                  % (profile.name, profile.why))
         record.stage('tempest', regex=regex, cloud_up_seconds=cloud.timings[
             'up'], tempest_conf_notes=notes)
-        tempest_started = time.monotonic()
-        returncode, output = run_tempest(cloud, path, regex, exclude,
-                                         args.concurrency, record)
-        counts = totals(output)
-        status, reason = verdict(
-            returncode, counts, record.passed('migtests.'),
-            tempestconf.min_passed(variables))
-        record.data.update(totals=counts, tempest_seconds=round(
-            time.monotonic() - tempest_started, 1))
-        # What libvirt received, by test (the computes' records).
-        calls = migrations.by_test(cloud.logs, os.path.join(
-            cloud.results, 'tempest.log'))
-        record.data['migrations'] = calls
-        print('migration calls libvirt received (driver %s):' % args.driver)
-        for line in migrations.summary(calls) or ['  none']:
-            print('  ' + line)
+        outcomes = {}
+        for driver in drivers:
+            if driver != cloud.driver:
+                print('restarting the computes on the %s driver ...'
+                      % driver, flush=True)
+                cloud.switch_driver(driver)
+                print('computes restarted in %.0f s' % cloud.timings[
+                    'switch-' + driver], flush=True)
+            outcomes[driver] = run_driver(cloud, driver, path, regex,
+                                          exclude, variables, args, record)
+        status, reason = judge(outcomes, record, cloud.results, profile)
         record.finish('passed' if status == 0 else 'failed: ' + reason)
-        print('\nmigtests-job: %s -- %d passed, %d skipped, %d failed; '
-              'tempest %.0f s' % (
-                  'PASSED' if status == 0 else 'FAILED: ' + reason,
-                  counts['Passed'], counts['Skipped'], counts['Failed'],
-                  time.monotonic() - tempest_started))
+        print('\nmigtests-job: %s -- %s' % (
+            'PASSED' if status == 0 else 'FAILED: ' + reason, '; '.join(
+                '%s %d passed, %d skipped, %d failed, tempest %.0f s' % (
+                    driver, run['totals']['Passed'],
+                    run['totals']['Skipped'], run['totals']['Failed'],
+                    run['tempest_seconds'])
+                for driver, run in record.data['runs'].items())))
     except KeyboardInterrupt:
         record.finish('interrupted', False)
         raise
@@ -269,6 +290,77 @@ def _main(argv):
         print('logs and tempest.conf: %s; whole job %.0f s' % (
             cloud.results, time.monotonic() - started))
     return status
+
+
+# --driver both: Nova's own first (the job as OpenDev runs it), then the
+# reference on the same cloud.
+DRIVER_ORDER = ('upstream', 'reference')
+
+
+def run_driver(cloud, driver, path, regex, exclude, variables, args,
+               record):
+    """One Tempest run of the job on the computes' current ``driver``;
+    returns its (exit status, reason) as the job alone would judge it."""
+    print('running %s%s (job %s, %s driver) ...' % (
+        regex, ', excluding %s' % exclude if exclude else '', args.job,
+        driver), flush=True)
+    record.begin(driver)
+    log = os.path.join(cloud.results, 'tempest-%s.log' % driver)
+    tempest_started = time.monotonic()
+    returncode, output = run_tempest(cloud, path, regex, exclude,
+                                     args.concurrency, record, log)
+    counts = totals(output)
+    outcome = verdict(returncode, counts, record.passed('migtests.'),
+                      tempestconf.min_passed(variables))
+    # What libvirt received, by test (the computes' records), and the
+    # reference's plans (its nova-computes' log).
+    calls = migrations.by_test(cloud.logs, log, driver)
+    record.end(totals=counts, tempest_seconds=round(
+        time.monotonic() - tempest_started, 1), migrations=calls,
+        plans=migrations.plans(cloud.logs, log, driver),
+        verdict='passed' if outcome[0] == 0 else 'failed: ' + outcome[1])
+    print('migration calls libvirt received (%s driver):' % driver)
+    for line in migrations.summary(calls) or ['  none']:
+        print('  ' + line)
+    return outcome
+
+
+def judge(outcomes, record, results, profile):
+    """The job's (exit status, reason).  One driver: its run's.  Both: the
+    comparison is written (compare.md, compare.json) and the job passes
+    when Nova's driver passed and the reference's did too -- or, on a
+    profile that is not Nova's shipped defaults, failed only where it
+    refused the migration with its reason (a deliberate policy
+    difference, said per test in the report)."""
+    if len(outcomes) == 1:
+        return next(iter(outcomes.values()))
+    runs = record.data['runs']
+    comparison = migrations.compare(runs['upstream'], runs['reference'])
+    prefix = os.path.join(results, 'compare')
+    migrations.write(comparison, prefix, title='Upstream Nova and the '
+                     'reference driver, profile %s%s' % (
+                         profile.name, '' if profile.shipped_defaults
+                         else ' (not Nova\'s shipped defaults)'))
+    record.data['comparison'] = comparison['verdicts']
+    print('compared (%s.md): %s' % (prefix, ', '.join(
+        '%d %s' % (n, v) for v, n in comparison['verdicts'].items())))
+    if outcomes['upstream'][0]:
+        return 1, 'upstream Nova: ' + outcomes['upstream'][1]
+    unexplained = [r['test'] for r in comparison['tests']
+                   if r['verdict'] == 'unexplained']
+    if unexplained:
+        return 1, 'the reference driver changed the outcome of %s without ' \
+            'a refusal' % ', '.join(unexplained)
+    if outcomes['reference'][0] == 0:
+        return 0, 'both drivers passed'
+    refused = [r['test'] for r in comparison['tests']
+               if r['verdict'] == 'explained']
+    failed = {migrations.short_test(t['id'])
+              for t in runs['reference']['tests'] if t['status'] == 'FAILED'}
+    if profile.shipped_defaults or not failed or not failed <= set(refused):
+        return 1, 'reference driver: ' + outcomes['reference'][1]
+    return 0, 'Nova\'s driver passed; the reference refused %d ' \
+        'migration(s) with its reason (compare.md)' % len(refused)
 
 
 def _figures(timings):

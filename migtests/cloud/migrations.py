@@ -24,33 +24,61 @@ def servers_by_test(tempest_log):
     return found
 
 
-def records(logs):
-    """Every recorded migration call of the computes, in time order."""
+def records(logs, driver):
+    """Every recorded migration call of the computes on ``driver``, in
+    time order."""
     calls = []
-    for path in glob.glob(os.path.join(logs, 'migrations-*.jsonl')):
+    for path in glob.glob(os.path.join(logs, 'migrations-%s-*.jsonl'
+                                       % driver)):
         with open(path) as f:
             calls += [json.loads(line) for line in f if line.strip()]
     return sorted(calls, key=lambda call: call['time'])
 
 
-def by_test(logs, tempest_log):
+def by_test(logs, tempest_log, driver):
     """[{test, api, flags, params, result}] in time order."""
-    tests = servers_by_test(tempest_log) if os.path.exists(tempest_log) \
-        else {}
+    tests = _tests(tempest_log)
     return [{'test': tests.get(call['uuid'], '(unknown: %s)' % call['uuid']),
              'api': call['api'],
              'flags': [f[len('VIR_MIGRATE_'):] for f in call['flags']],
              'params': call['params'], 'result': call['result']}
-            for call in records(logs)]
+            for call in records(logs, driver)]
+
+
+def _tests(tempest_log):
+    return servers_by_test(tempest_log) if os.path.exists(tempest_log) \
+        else {}
+
+
+# What the reference driver logs of each plan (reference/nova_driver.py):
+# "[instance: <uuid>] migration plan: ..." and "... migration refused
+# (<error>): <message>".
+_PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] (migration (?:plan: |'
+                   r'refused \().*)$')
+
+
+def plans(logs, tempest_log, driver):
+    """Test -> the plan lines its nova-computes logged on ``driver`` (the
+    reference's decisions and refusals; none from Nova's own driver)."""
+    tests = _tests(tempest_log)
+    found = {}
+    for path in sorted(glob.glob(os.path.join(
+            logs, 'nova-compute-%s-*.log' % driver))):
+        with open(path, errors='replace') as f:
+            for line in f:
+                match = _PLAN.search(line.rstrip('\n'))
+                if match:
+                    test = tests.get(match.group(1),
+                                     '(unknown: %s)' % match.group(1))
+                    found.setdefault(test, []).append(match.group(2))
+    return found
 
 
 def summary(calls):
     """Distinct (api, flags, disk list) with their counts, one line each."""
     seen = {}
     for call in calls:
-        key = '%s %s%s' % (call['api'], '|'.join(call['flags']), (
-            ' migrate_disks=%s' % ','.join(call['params']['migrate_disks'])
-            if 'migrate_disks' in call['params'] else ''))
+        key = _text([call], result=False)
         seen[key] = seen.get(key, 0) + 1
     return ['%3d x %s' % (n, key) for key, n in sorted(seen.items())]
 
@@ -60,71 +88,134 @@ def _key(call):
             tuple(call['params'].get('migrate_disks', ())))
 
 
+def short_test(test_id):
+    """'Class.test' of a Tempest test id (module path and tags dropped),
+    as servers_by_test names tests."""
+    return '.'.join(test_id.split('[')[0].split('.')[-2:])
+
+
+def _operation(calls):
+    if not calls:
+        return '-'
+    flags = set(calls[0]['flags'])
+    return 'block' if flags & {'NON_SHARED_INC', 'NON_SHARED_DISK'} \
+        else 'live'
+
+
 def compare(upstream, reference):
-    """Per test, what libvirt received from each driver and whether it
-    differs: {'tests': [{test, upstream, reference, same}], 'differ': n}."""
-    def grouped(calls):
+    """Per test, the outcome and what libvirt received on each driver, the
+    reference's plan, and whether they differ.
+
+    Each run: {'tests': [{id, status}] (results.json), 'migrations':
+    by_test(), 'plans': plans()}.  A row's ``verdict``: ``same`` (same
+    calls, same outcome), ``differs`` (other calls, same outcome: the
+    plan's lines give the reasons), ``explained`` (passed on Nova's
+    driver, failed on the reference's, which refused the migration with
+    its reason), ``unexplained`` (any other change of outcome)."""
+    def grouped(run):
         found = {}
-        for call in calls:
+        for call in run['migrations']:
             found.setdefault(call['test'], []).append(call)
         return found
-    left, right = grouped(upstream), grouped(reference)
+
+    def outcomes(run):
+        found = {}
+        for test in run.get('tests', ()):
+            if not test['id'].startswith('setUpClass'):
+                found[short_test(test['id'])] = test['status']
+        return found
+    calls = grouped(upstream), grouped(reference)
+    status = outcomes(upstream), outcomes(reference)
+    planned = reference.get('plans', {})
     rows = []
-    for test in sorted(set(left) | set(right)):
-        a = [_key(c) for c in left.get(test, [])]
-        b = [_key(c) for c in right.get(test, [])]
-        rows.append({'test': test, 'upstream': left.get(test, []),
-                     'reference': right.get(test, []),
-                     'same': sorted(a) == sorted(b)})
-    return {'tests': rows, 'differ': sum(not r['same'] for r in rows)}
+    for test in sorted(set(calls[0]) | set(calls[1])
+                       | set(planned)):
+        left, right = calls[0].get(test, []), calls[1].get(test, [])
+        outcome = status[0].get(test, '?'), status[1].get(test, '?')
+        lines = planned.get(test, [])
+        refused = [line for line in lines
+                   if line.startswith('migration refused')]
+        same = sorted(map(_key, left)) == sorted(map(_key, right))
+        if outcome[0] == outcome[1]:
+            verdict = 'same' if same else 'differs'
+        elif outcome == ('ok', 'FAILED') and refused:
+            verdict = 'explained'
+        else:
+            verdict = 'unexplained'
+        rows.append({'test': test, 'operation': _operation(left or right),
+                     'upstream': {'status': outcome[0], 'calls': left},
+                     'reference': {'status': outcome[1], 'calls': right,
+                                   'plan': lines, 'refused': refused},
+                     'same': same, 'verdict': verdict})
+    counts = {v: sum(r['verdict'] == v for r in rows)
+              for v in ('same', 'differs', 'explained', 'unexplained')}
+    return {'tests': rows, 'differ': sum(not r['same'] for r in rows),
+            'verdicts': counts}
 
 
-def _text(calls):
-    return '; '.join('%s %s%s → %s' % (
+def _text(calls, result=True):
+    return '; '.join('%s %s%s%s' % (
         c['api'], '|'.join(c['flags']),
         ' migrate_disks=%s' % ','.join(c['params']['migrate_disks'])
-        if 'migrate_disks' in c['params'] else '', c['result'])
+        if 'migrate_disks' in c['params'] else '',
+        ' → %s' % c['result'] if result else '')
         for c in calls) or '(no call)'
 
 
-def markdown(comparison):
-    lines = ['| test | upstream Nova | reference driver | same |',
-             '| --- | --- | --- | --- |']
+def markdown(comparison, title='Upstream Nova and the reference driver'):
+    lines = ['# %s' % title, '',
+             '| test | operation | upstream Nova | reference driver | '
+             'verdict |', '| --- | --- | --- | --- | --- |']
     for row in comparison['tests']:
-        lines.append('| %s | %s | %s | %s |' % (
-            row['test'], _text(row['upstream']), _text(row['reference']),
-            'yes' if row['same'] else '**no**'))
-    lines += ['', '%d test(s), %d with a difference in what libvirt '
-              'received.' % (len(comparison['tests']),
-                             comparison['differ'])]
+        up, ref = row['upstream'], row['reference']
+        lines.append('| %s | %s | %s: %s | %s: %s | %s |' % (
+            row['test'], row['operation'], up['status'], _text(up['calls']),
+            ref['status'], '; '.join(ref['refused']) or _text(ref['calls']),
+            row['verdict'] if row['verdict'] == 'same'
+            else '**%s**' % row['verdict']))
+    counts = comparison['verdicts']
+    lines += ['', '%d test(s): %s; %d with a difference in what libvirt '
+              'received.' % (len(comparison['tests']), ', '.join(
+                  '%d %s' % (n, v) for v, n in counts.items()),
+                  comparison['differ'])]
+    different = [r for r in comparison['tests'] if r['verdict'] != 'same']
+    if different:
+        lines += ['', '## Each difference, with the reference\'s reasons']
+        for row in different:
+            lines += ['', '### %s (%s)' % (row['test'], row['verdict']), '']
+            lines += ['- %s' % line for line in row['reference']['plan']] \
+                or ['- (the reference logged no plan for this test)']
     return '\n'.join(lines) + '\n'
 
 
+def write(comparison, prefix, title=None):
+    """``prefix``.json and ``prefix``.md."""
+    with open(prefix + '.json', 'w') as f:
+        json.dump(comparison, f, indent=1)
+    with open(prefix + '.md', 'w') as f:
+        f.write(markdown(comparison, **({'title': title} if title else {})))
+
+
 def main(argv=None):
-    """python -m migtests.cloud.migrations UPSTREAM.json REFERENCE.json OUT
-    (two migtests-job results.json, one per driver): OUT.md and OUT.json."""
+    """python -m migtests.cloud.migrations RESULTS.json OUT: the comparison
+    of a migtests-job run with both drivers, again (OUT.md, OUT.json)."""
     import sys
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 3:
-        print('usage: python -m migtests.cloud.migrations UPSTREAM.json '
-              'REFERENCE.json OUT', file=sys.stderr)
+    if len(argv) != 2:
+        print('usage: python -m migtests.cloud.migrations RESULTS.json OUT',
+              file=sys.stderr)
         return 2
     try:
-        runs = []
-        for path in argv[:2]:
-            with open(path) as f:
-                runs.append(json.load(f)['migrations'])
-    except (OSError, ValueError, KeyError) as exc:
-        print('migtests-compare: %s: not a migtests-job results.json with '
-              'migrations (%s)' % (path, exc), file=sys.stderr)
+        with open(argv[0]) as f:
+            runs = json.load(f)['runs']
+        comparison = compare(runs['upstream'], runs['reference'])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print('migtests-compare: %s: not the results.json of a migtests-job '
+              'run with both drivers (%s)' % (argv[0], exc), file=sys.stderr)
         return 2
-    comparison = compare(*runs)
-    with open(argv[2] + '.json', 'w') as f:
-        json.dump(comparison, f, indent=1)
-    with open(argv[2] + '.md', 'w') as f:
-        f.write(markdown(comparison))
+    write(comparison, argv[1])
     print('%d test(s), %d differ: %s.md' % (
-        len(comparison['tests']), comparison['differ'], argv[2]))
+        len(comparison['tests']), comparison['differ'], argv[1]))
     return 0
 
 

@@ -186,14 +186,28 @@ def nova(ctl, site, lab, driver='upstream'):
     for binary in ('nova-conductor', 'nova-scheduler'):
         started[binary] = ctl.service(
             binary, [ctl.bin(binary), '--config-file', conf])
+    started.update(computes(ctl, site, lab, driver))
+    return started
+
+
+def compute_name(compute, driver):
+    """A nova-compute's process and log name: one per compute and driver
+    (a run with both drivers restarts the computes)."""
+    return 'nova-compute-%s-%s' % (driver, compute.name)
+
+
+def computes(ctl, site, lab, driver):
+    """A nova-compute beside each lab host's libvirtd, with ``driver``;
+    each records the migration calls it makes (migrations.py)."""
+    started = {}
     for host, compute in zip(lab.hosts, site.computes):
         # Its state path, in the host's own /var (same path on both).
         lab.run_beside(host, ['mkdir', '-p', '/var/lib/nova/instances',
                               '/var/lib/nova/tmp'])
-        name = 'nova-compute-' + compute.name
+        name = compute_name(compute, driver)
         started[name] = ctl.service(name, configs.compute_command(
-            ctl.bin('python3'), driver,
-            os.path.join(ctl.logs, 'migrations-%s.jsonl' % compute.name),
+            ctl.bin('python3'), driver, os.path.join(
+                ctl.logs, 'migrations-%s-%s.jsonl' % (driver, compute.name)),
             os.path.join(site.etc('nova'), '%s.conf' % compute.name)),
             host=host)
     return started

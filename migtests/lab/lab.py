@@ -163,6 +163,13 @@ class Lab:
         /etc, /var and libvirt socket) and wait for it."""
         return run(host.enter(self.daemon(host)) + list(argv))
 
+    def stop(self, role):
+        """Stop every recorded process of ``role`` (by its recorded PID;
+        its record stays, for ``down`` and ``leftovers``)."""
+        for item in self.state['processes']:
+            if item['role'] == role:
+                Recorded(**item).stop()
+
     def daemon(self, host):
         """The recorded libvirtd of a host."""
         role = 'libvirtd-' + host.name

@@ -8,6 +8,7 @@ import os
 import tempfile
 from unittest import mock
 
+import fixtures
 from tempest.lib import decorators
 from tempest.tests import base
 
@@ -170,6 +171,28 @@ class TestServiceConfigs(base.TestCase):
         upstream['DEFAULT'].pop('compute_driver')
         self.assertEqual(upstream, reference)
 
+    @decorators.idempotent_id('0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f')
+    def test_2016_profile_is_read_by_the_reference_as_the_tunnel(self):
+        from reference import conf as reference_conf
+        from reference.model import Operation
+        conf = configs.nova_compute(SITE, SITE.computes[0], 'reference',
+                                    '2016')
+        self.assertIn('VIR_MIGRATE_TUNNELLED',
+                      conf['libvirt']['live_migration_flag'])
+        self.assertFalse(configs.PROFILES['2016'].shipped_defaults)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'nova.conf')
+            configs.write(conf, path)
+            settings = reference_conf.load_settings(
+                reference_conf.make_conf([path]))
+        # Mitaka's defaults ask for the tunnel for both operations; the
+        # reference says where that came from.
+        self.assertEqual({Operation.LIVE: True, Operation.BLOCK: True},
+                         {op: settings.tunnelled_for(op)
+                          for op in (Operation.LIVE, Operation.BLOCK)})
+        self.assertEqual('block_migration_flag',
+                         settings.tunnel_source[Operation.BLOCK])
+
     @decorators.idempotent_id('2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e')
     def test_rendered_file_names_itself_for_privsep(self):
         conf = configs.privsep_config_file(
@@ -263,12 +286,14 @@ class TestJobRecord(base.TestCase):
     def test_each_test_is_written_as_it_ends(self):
         with tempfile.TemporaryDirectory() as results:
             path = os.path.join(results, 'results.json')
-            record = job.Record(path, 'migtests-multinode')
+            record = job.Record(path, 'migtests-multinode', ['upstream'])
 
             def written():
                 with open(path) as f:
                     return json.load(f)
             self.assertFalse(written()['complete'])
+            self.assertTrue(written()['shipped_defaults'])
+            record.begin('upstream')
             record.line('{0} migtests.api.compute.test_live_migration.'
                         'LiveMigrationTest.test_paused_server '
                         '[31.527s] ... ok\n')
@@ -279,7 +304,7 @@ class TestJobRecord(base.TestCase):
             record.line('{0} tempest.api.compute.admin.test_live_migration.'
                         'LiveMigrationTest.test_live_block_migration '
                         '[40.0s] ... FAILED\n')
-            tests = written()['tests']
+            tests = written()['runs']['upstream']['tests']
             self.assertEqual(['ok', 'SKIPPED', 'FAILED'],
                              [t['status'] for t in tests])
             self.assertEqual(31.527, tests[0]['seconds'])
@@ -290,3 +315,78 @@ class TestJobRecord(base.TestCase):
             self.assertTrue(written()['complete'])
             self.assertEqual('failed: 1 test(s) failed',
                              written()['verdict'])
+
+
+class TestBothDrivers(base.TestCase):
+    """The job's verdict with both drivers: the reference may fail a test
+    only by refusing, with its reason, on a profile that is not Nova's
+    shipped defaults."""
+
+    def record(self, reference_status, refused):
+        test = 'tempest.api.compute.admin.test_live_migration.T.%s[id-1]'
+        call = {'test': 'T.test_block', 'api': 'migrateToURI3',
+                'flags': ['LIVE', 'NON_SHARED_INC'], 'params': {},
+                'result': 'ok'}
+        record = job.Record(os.path.join(self.dir, 'results.json'), 'j',
+                            job.DRIVER_ORDER)
+        record.data['runs'] = {
+            'upstream': {'tests': [{'id': test % 'test_block',
+                                    'status': 'ok'}],
+                         'migrations': [call], 'plans': {}},
+            'reference': {'tests': [{'id': test % 'test_block',
+                                     'status': reference_status}],
+                          'migrations': [], 'plans': {'T.test_block': [
+                              'migration refused (tunnelled-block): '
+                              'remove TUNNELLED']} if refused else {}}}
+        return record
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def judge(self, reference_outcome, refused, profile):
+        record = self.record('ok' if reference_outcome[0] == 0
+                             else 'FAILED', refused)
+        return job.judge({'upstream': (0, 'all passed'),
+                          'reference': reference_outcome}, record,
+                         self.dir, configs.PROFILES[profile])
+
+    @decorators.idempotent_id('1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a')
+    def test_refusal_on_shipped_defaults_is_red(self):
+        status, reason = self.judge((1, '1 test(s) failed'), True,
+                                    'shipped')
+        self.assertEqual(1, status)
+        self.assertIn('reference driver: 1 test(s) failed', reason)
+        with open(os.path.join(self.dir, 'compare.md')) as f:
+            self.assertIn('**explained**', f.read())
+
+    @decorators.idempotent_id('2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b')
+    def test_refusal_on_the_2016_profile_is_explained(self):
+        status, reason = self.judge((1, '1 test(s) failed'), True, '2016')
+        self.assertEqual(0, status)
+        self.assertIn('refused 1 migration(s)', reason)
+        with open(os.path.join(self.dir, 'compare.json')) as f:
+            self.assertEqual(1, json.load(f)['verdicts']['explained'])
+
+    @decorators.idempotent_id('3f4a5b6c-7d8e-4f9a-0b1c-2d3e4f5a6b7c')
+    def test_failure_without_refusal_is_red_on_any_profile(self):
+        status, reason = self.judge((1, '1 test(s) failed'), False, '2016')
+        self.assertEqual(1, status)
+        self.assertIn('T.test_block without a refusal', reason)
+
+    @decorators.idempotent_id('4a5b6c7d-8e9f-4a0b-1c2d-3e4f5a6b7c8d')
+    def test_both_passing_is_green(self):
+        self.assertEqual((0, 'both drivers passed'),
+                         self.judge((0, 'all passed'), False, 'shipped'))
+
+
+class TestRestartedCompute(base.TestCase):
+    @decorators.idempotent_id('5b6c7d8e-9f0a-4b1c-2d3e-4f5a6b7c8d9e')
+    def test_reported_since_reads_nova_utc_time(self):
+        from migtests.cloud import catalog
+        since = 1795000000      # 2026-11-18T11:06:40Z
+        self.assertTrue(catalog._reported_since('2026-11-18T11:06:40.000000',
+                                                since))
+        self.assertFalse(catalog._reported_since(
+            '2026-11-18T11:06:39.000000', since))
+        self.assertFalse(catalog._reported_since(None, since))

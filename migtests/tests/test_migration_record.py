@@ -43,7 +43,8 @@ class TestRecord(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.dir = self.useFixture(fixtures.TempDir()).path
-        self.record = os.path.join(self.dir, 'migrations-compute1.jsonl')
+        self.record = os.path.join(self.dir,
+                                   'migrations-upstream-compute1.jsonl')
         self.libvirt = fake_libvirt()
         recorded_compute.wrap(self.libvirt, self.record)
 
@@ -87,7 +88,8 @@ class TestRecord(testtools.TestCase):
                     'Request (LiveMigrationTest:test_live_block_migration): '
                     '202 POST http://192.0.2.100:8774/v2.1/servers/'
                     '11111111-2222-3333-4444-555555555555/action 0.1s\n')
-        calls = migrations.by_test(self.dir, log)
+        calls = migrations.by_test(self.dir, log, 'upstream')
+        self.assertEqual([], migrations.by_test(self.dir, log, 'reference'))
         self.assertEqual('LiveMigrationTest.test_live_block_migration',
                          calls[0]['test'])
         self.assertEqual(['LIVE', 'PEER2PEER', 'NON_SHARED_INC'],
@@ -96,11 +98,20 @@ class TestRecord(testtools.TestCase):
                           ' migrate_disks=vda'], migrations.summary(calls))
 
 
+UUID = '11111111-2222-3333-4444-555555555555'
+TEST_ID = 'tempest.api.compute.admin.test_live_migration.T.%s[id-1,slow]'
+
+
 class TestCompare(testtools.TestCase):
     def call(self, test, flags, disks=None):
         return {'test': test, 'api': 'migrateToURI3', 'flags': flags,
                 'params': {'migrate_disks': disks} if disks else {},
                 'result': 'ok'}
+
+    def run_of(self, calls, statuses, plans=None):
+        return {'migrations': calls, 'plans': plans or {},
+                'tests': [{'id': TEST_ID % name, 'status': status}
+                          for name, status in statuses.items()]}
 
     @decorators.idempotent_id('7a6b5c4d-3e2f-4109-8a7b-2c1d0e3f4a5d')
     def test_a_difference_is_found_and_said(self):
@@ -109,10 +120,62 @@ class TestCompare(testtools.TestCase):
         reference = [self.call('T.block', ['LIVE', 'NON_SHARED_INC'],
                                ['vda']),
                      self.call('T.live', ['LIVE', 'TLS'])]
-        result = migrations.compare(upstream, reference)
+        both = {'block': 'ok', 'live': 'ok'}
+        result = migrations.compare(
+            self.run_of(upstream, both), self.run_of(reference, both, {
+                'T.live': ['migration plan: VIR_MIGRATE_TLS: both TLS '
+                           'ready']}))
         self.assertEqual(1, result['differ'])
-        self.assertEqual({'T.block': True, 'T.live': False},
-                         {r['test']: r['same'] for r in result['tests']})
-        self.assertIn('| T.live | migrateToURI3 LIVE → ok | migrateToURI3 '
-                      'LIVE|TLS → ok | **no** |',
+        self.assertEqual({'T.block': 'same', 'T.live': 'differs'},
+                         {r['test']: r['verdict'] for r in result['tests']})
+        self.assertEqual({'T.block': 'block', 'T.live': 'live'},
+                         {r['test']: r['operation']
+                          for r in result['tests']})
+        text = migrations.markdown(result)
+        self.assertIn('| T.live | live | ok: migrateToURI3 LIVE → ok | ok: '
+                      'migrateToURI3 LIVE|TLS → ok | **differs** |', text)
+        # The difference, with the reference's reason.
+        self.assertIn('### T.live (differs)\n\n- migration plan: '
+                      'VIR_MIGRATE_TLS: both TLS ready', text)
+
+    @decorators.idempotent_id('6b5c4d3e-2f1a-4098-9b8a-3d2c1e0f4a5e')
+    def test_a_failure_is_explained_only_by_a_refusal(self):
+        upstream = [self.call('T.block', ['LIVE', 'NON_SHARED_INC'], ['vda']),
+                    self.call('T.live', ['LIVE'])]
+        refusal = 'migration refused (tunnelled-block): remove TUNNELLED'
+        result = migrations.compare(
+            self.run_of(upstream, {'block': 'ok', 'live': 'ok'}),
+            self.run_of([], {'block': 'FAILED', 'live': 'FAILED'},
+                        {'T.block': [refusal]}))
+        self.assertEqual({'T.block': 'explained', 'T.live': 'unexplained'},
+                         {r['test']: r['verdict'] for r in result['tests']})
+        self.assertEqual([refusal], result['tests'][0]['reference'][
+            'refused'])
+        self.assertIn('| T.block | block | ok: migrateToURI3 LIVE|'
+                      'NON_SHARED_INC migrate_disks=vda → ok | FAILED: %s | '
+                      '**explained** |' % refusal,
                       migrations.markdown(result))
+
+    @decorators.idempotent_id('5c4d3e2f-1a0b-4987-8c9b-4e3d2f1a0b6f')
+    def test_plans_are_read_from_the_drivers_compute_logs(self):
+        logs = self.useFixture(fixtures.TempDir()).path
+        tempest_log = os.path.join(logs, 'tempest.log')
+        with open(tempest_log, 'w') as f:
+            f.write('Request (T:test_live): 202 POST http://x/v2.1/servers/'
+                    '%s/action 0.1s\n' % UUID)
+        prefix = ('2026-11-28 01:00:00.000 1 INFO reference.nova_driver '
+                  '[req-1 - - -] [instance: %s] ' % UUID)
+        for driver in ('reference', 'upstream'):
+            with open(os.path.join(logs, 'nova-compute-%s-compute1.log'
+                                   % driver), 'w') as f:
+                f.write(prefix + 'migration plan: migrateToURI3 qemu+tcp://'
+                        'compute2/system flags VIR_MIGRATE_LIVE\n')
+                f.write(prefix + 'something else\n')
+                f.write(prefix + 'migration refused (x): y\n')
+        self.assertEqual({'T.test_live': [
+            'migration plan: migrateToURI3 qemu+tcp://compute2/system flags '
+            'VIR_MIGRATE_LIVE', 'migration refused (x): y']},
+            migrations.plans(logs, tempest_log, 'reference'))
+        self.assertEqual(
+            'T.test_live',
+            migrations.short_test(TEST_ID.replace('T.%s', 'T.test_live')))

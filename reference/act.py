@@ -6,6 +6,7 @@ is imported when first needed, so the decision core works without it.
 
 import functools
 import importlib
+import re
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
@@ -45,6 +46,12 @@ class MigrationAborted(MigrationFailed):
 
 class DestinationUnreachable(MigrationFailed):
     pass
+
+
+class TlsFailed(MigrationFailed):
+    """A TLS handshake or certificate check failed: libvirtd's connection
+    to the destination or QEMU's migration stream (measured on the lab:
+    tests/test_tls_faults)."""
 
 
 # libvirt error -> (exception class, what the user should do).
@@ -98,11 +105,28 @@ _MESSAGE_HINTS = (
 )
 
 
+# libvirt names a TLS failure by its message only: its code is the
+# connection's (VIR_ERR_SYSTEM_ERROR, VIR_ERR_AUTH_FAILED) or QEMU's
+# (VIR_ERR_OPERATION_FAILED, VIR_ERR_INTERNAL_ERROR), and the side that
+# refused may be the other one ("Cannot read from TLS channel").
+_TLS_MESSAGE = re.compile(r'\bTLS\b|certificate', re.IGNORECASE)
+_TLS_HINT = (
+    'A TLS handshake or certificate check failed, so nothing was sent: '
+    'check that each host trusts the CA that signed the other\'s '
+    'certificate, that the destination\'s certificate names the address '
+    'migrated to, that no certificate has expired, and that the source '
+    'has its client certificate (libvirtd: /etc/pki/libvirt, native TLS: '
+    'the migrate_tls_x509_cert_dir of qemu.conf); the host that refused '
+    'says which in its libvirtd log (native TLS: the guest\'s QEMU log)')
+
+
 def translate_error(exc, uri, api):
     name = error_name(exc.get_error_code())
     cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
     message = exc.get_error_message()
     hint = next((h for text, h in _MESSAGE_HINTS if text in message), hint)
+    if _TLS_MESSAGE.search(message):
+        cls, hint = TlsFailed, _TLS_HINT
     return cls(name, message, uri, api, hint)
 
 

@@ -51,10 +51,10 @@ def _tests(tempest_log):
 
 
 # What the reference driver logs of each plan (reference/nova_driver.py):
-# "[instance: <uuid>] migration plan: ..." and "... migration refused
-# (<error>): <message>".
+# "[instance: <uuid>] migration plan: ...", "... migration settings: ..."
+# (a deprecated option read) and "... migration refused (<error>): ...".
 _PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] (migration (?:plan: |'
-                   r'refused \().*)$')
+                   r'settings: |refused \().*)$')
 
 
 def plans(logs, tempest_log, driver):

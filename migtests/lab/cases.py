@@ -14,6 +14,8 @@ Its ``tags`` say where it runs:
   matrix     every ordered pair of suites of the upgrade matrix
   rate       the lab bench's migrations-a-minute figure
   transport  the lab bench's transport figures
+  tls-fault  test_tls_faults: a certificate fault (``certificate``, a
+             fault of pki.FAULTS) on one of the two hosts
 
 A case without a tag is run by name by one test of its own, which says
 what it checks beyond the common verification (test_migrations) or what
@@ -35,6 +37,7 @@ from reference.model import Disk
 from reference.model import DiskKind
 
 LAB, MATRIX, RATE, TRANSPORT = 'lab', 'matrix', 'rate', 'transport'
+TLS_FAULT = 'tls-fault'
 
 # The guest's disks, as the lab's guests (guest.py) define them.
 ROOT_DISK = 'vda'       # qcow2 on the host's own storage
@@ -105,6 +108,7 @@ class Case:
     older_destination_refused: str | None = None
     tags: frozenset = frozenset()
     formerly: tuple = ()    # its names in results written before (--compare)
+    certificate: str | None = None  # a certificate fault (pki.FAULTS)
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -226,7 +230,18 @@ CASES = (
                       live_migration_timeout_action='force_complete'),
          during=actions.KILL_DESTINATION_DAEMON_ONCE_PAUSED,
          error='MigrationFailed'),
-)
+) + tuple(
+    # test_tls_faults: each certificate fault on each TLS transport --
+    # libvirtd's connection (qemu+tls) and QEMU's native TLS stream --
+    # fails the migration closed, as a TLS failure.
+    Case('tls-%s-%s' % (transport, fault), layout='local+volume',
+         options=options, tls_ready=ready, certificate=fault,
+         error='TlsFailed', tags={TLS_FAULT})
+    for transport, options, ready in (
+        ('connection', {'live_migration_scheme': 'tls'}, False),
+        ('native', {'live_migration_with_native_tls': True}, True))
+    for fault in ('foreign-ca', 'other-host-name', 'expired',
+                  'client-missing'))
 BY_ID = {case.id: case for case in CASES}
 # Names of cases in results written before the catalogue, by their id now.
 RENAMED = {old: case.id for case in CASES for old in case.formerly}

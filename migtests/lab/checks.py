@@ -8,6 +8,7 @@ shared volume is untouched and still attached.  After a failure: the guest
 still runs on its source, counting, its disks intact.
 """
 
+import os
 import re
 import xml.etree.ElementTree as ElementTree
 
@@ -23,10 +24,11 @@ LEGACY = 'legacy-block-migration'
 
 
 class DaemonLog:
-    """The host's libvirtd log, read from an offset taken before a call."""
+    """The host's libvirtd log (or another of its logs: ``path`` inside the
+    host), read from an offset taken before a call."""
 
-    def __init__(self, host):
-        self.path = host.path('/var/log/libvirt/libvirtd.log')
+    def __init__(self, host, path='/var/log/libvirt/libvirtd.log'):
+        self.path = host.path(path)
         try:
             with open(self.path, 'rb') as f:
                 self.offset = f.seek(0, 2)
@@ -34,6 +36,8 @@ class DaemonLog:
             self.offset = 0
 
     def since(self):
+        if not os.path.exists(self.path):
+            return ''
         with open(self.path, 'rb') as f:
             f.seek(self.offset)
             return f.read().decode(errors='replace')

@@ -9,6 +9,7 @@ hook is a fault and returns what ``act`` raised.
 import dataclasses
 
 from migtests.lab import checks
+from migtests.lab import pki
 from migtests.lab.runner import Runner
 from migtests.lab import virt
 from reference import act
@@ -48,6 +49,40 @@ class FaultRunner(Runner):
     def assert_on_source(self, guest, source, root_intact=True):
         """The guest still runs on its source, counting, its disks intact."""
         checks.stayed(self, guest, source, root_intact)
+
+    def migrate_with_certificate_fault(self, case):
+        """Run the case's plan with its certificate fault (pki.FAULTS) in
+        place on the host it concerns -- on the transport the plan uses:
+        QEMU's native TLS where it carries VIR_MIGRATE_TLS, else libvirtd's
+        connection -- and the certificate put back afterwards.  A libvirtd
+        whose own server certificate is replaced is restarted, before and
+        after (it reads it when it starts).  Returns (guest, source,
+        destination, the exception act raised or None, what both hosts'
+        libvirtd and the guest's QEMU logged meanwhile)."""
+        guest, source, destination, plan, domain = self.start(case)
+        fault = pki.FAULTS[case.certificate]
+        host = destination if fault.side == 'destination' else source
+        transport = 'qemu' if 'VIR_MIGRATE_TLS' in plan.flags \
+            else 'libvirtd'
+        restart = transport == 'libvirtd' and fault.purpose == 'server'
+        logs = [checks.DaemonLog(h, path) for h in (source, destination)
+                for path in ('/var/log/libvirt/libvirtd.log',
+                             '/var/log/libvirt/qemu/%s.log' % guest.name)]
+        try:
+            with pki.break_certificate(self.lab.ca, host.path('/etc/pki'),
+                                       fault, transport, host.name,
+                                       host.address):
+                if restart:
+                    self.lab.start_daemon(host)
+                    self.reconnect(host)
+                _, error = self.migrate(case, guest, source, destination,
+                                        domain, plan)
+        finally:
+            if restart:
+                self.lab.start_daemon(host)
+                self.reconnect(host)
+        return (guest, source, destination, error,
+                ''.join(log.since() for log in logs))
 
     def migrate_with_fault(self, case, destination_address=None):
         """Run the case's plan, its hook (the fault) once the job is in the

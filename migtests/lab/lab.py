@@ -65,6 +65,7 @@ class Lab:
         self.state = {'netns': [], 'processes': []}
         self.volumes = {}
         self.residue = []
+        self.ca = None          # the lab's CA, once up (pki)
 
     # --- state on disk -------------------------------------------------
     def _save(self):
@@ -95,7 +96,7 @@ class Lab:
             for suite in sorted({s for s in self.suites if s}):
                 chroots.build(self.cache, suite)
             self._network()
-            ca = CertificateAuthority()
+            ca = self.ca = CertificateAuthority()
             daemons = []
             for host in self.hosts:
                 host.configure(ca)

@@ -125,6 +125,27 @@ class TestErrors(ActTestCase):
         self.assertIsInstance(exc, act.MigrationUnsupported)
         self.assertIn('Pre-create the destination disk', str(exc))
 
+    def test_tls_failures_are_named_whatever_their_code(self):
+        # Messages real libvirt 9.0 / QEMU 7.2 gave on the lab's
+        # certificate faults (migtests/lab/tests/test_tls_faults).
+        for code, message in (
+                (sim.VIR_ERR_AUTH_FAILED, 'authentication failed: Failed '
+                 'to verify peer\'s certificate'),
+                (sim.VIR_ERR_SYSTEM_ERROR, 'Unable to read TLS '
+                 'confirmation: Input/output error'),
+                (sim.VIR_ERR_OPERATION_FAILED, 'operation failed: job '
+                 '\'migration out\' failed: Cannot write to TLS channel: '
+                 'Input/output error')):
+            exc = act.translate_error(sim.libvirtError(code, message), URI,
+                                      'migrateToURI3')
+            self.assertIsInstance(exc, act.TlsFailed, message)
+            self.assertIn('certificate', exc.hint)
+        # A connection refused is not a TLS failure.
+        exc = act.translate_error(sim.libvirtError(
+            sim.VIR_ERR_SYSTEM_ERROR, 'unable to connect to server at '
+            '\'192.0.2.12:16514\': Connection refused'), URI, 'migrateToURI3')
+        self.assertIs(act.DestinationUnreachable, type(exc))
+
     def test_every_libvirt_code_is_named(self):
         err = sim.libvirtError(sim.VIR_ERR_OPERATION_FAILED,
                                'operation failed: job failed')

@@ -5,8 +5,10 @@ import unittest
 
 import testtools
 
+from migtests.lab.forced import FaultRunner
 from migtests.lab.lab import Lab
 from migtests.lab.runner import Runner
+from migtests.lab import system
 
 
 def requirements_missing():
@@ -59,3 +61,23 @@ class LabTestCase(NeedsLab):
             if leftovers:
                 raise AssertionError('lab left behind: %s' % leftovers)
         super().tearDownClass()
+
+
+class FaultTestCase(LabTestCase):
+    """Migrations that must fail: the guest stays on its source."""
+    RUNNER = FaultRunner
+
+    def assertStayed(self, guest, source, destination):
+        """Running on its source, counting, its disks intact; nothing of
+        it running on the destination."""
+        self.runner.assert_on_source(guest, source)
+
+        def destination_clean():
+            return guest.name not in [
+                d.name() for d in
+                self.runner.conn(destination).listAllDomains()
+                if d.isActive()]
+        # A destination cut off from its source drops the half-arrived
+        # guest once its keepalive notices (2 s x 3 in the lab).
+        system.wait_for(destination_clean, 30,
+                        what='the destination to drop the incoming guest')

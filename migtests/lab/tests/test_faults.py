@@ -7,15 +7,13 @@ import time
 from tempest.lib import decorators
 
 from migtests.lab import cases
-from migtests.lab.forced import FaultRunner
 from migtests.lab import system
 from migtests.lab.tests import base
 from reference import act
 
 
-class TestFaults(base.LabTestCase):
+class TestFaults(base.FaultTestCase):
     LAB_NAME = 'flt'
-    RUNNER = FaultRunner
 
     def migrate(self, case_id, **kwargs):
         """The catalogue's case under its fault: act raised the error the
@@ -25,19 +23,6 @@ class TestFaults(base.LabTestCase):
             case, **kwargs)
         self.assertIsInstance(error, getattr(act, case.error))
         return guest, source, destination, error
-
-    def assertStayed(self, guest, source, destination):
-        self.runner.assert_on_source(guest, source)
-
-        def destination_clean():
-            return guest.name not in [
-                d.name() for d in
-                self.runner.conn(destination).listAllDomains()
-                if d.isActive()]
-        # A destination cut off from its source drops the half-arrived
-        # guest once its keepalive notices (2 s x 3 in the lab).
-        system.wait_for(destination_clean, 30,
-                        what='the destination to drop the incoming guest')
 
     @decorators.idempotent_id('a0741db0-b591-445f-9d85-25aaf9a77f50')
     def test_abort_job(self):
@@ -112,7 +97,7 @@ class TestDaemonRevival(base.LabTestCase):
     to it (the matrix and the conformance rows call this after any error),
     and the guests it ran keep running."""
     LAB_NAME = 'rev'
-    RUNNER = FaultRunner
+    RUNNER = base.FaultTestCase.RUNNER
 
     def _revived(self, host, before):
         self.assertNotEqual(before.pid, self.lab.daemon(host).pid)

@@ -14,6 +14,7 @@ from unittest import mock
 from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import migration as libvirt_migrate
 from tempest.lib import decorators
 import testtools
 
@@ -44,6 +45,8 @@ HOOKS = {
     (libvirt_guest.Guest, 'migrate'): [
         'self', 'destination', 'migrate_uri', 'migrate_disks',
         'destination_xml', 'flags', 'bandwidth', 'parallel'],
+    # Wrapped (not overridden): the monitor's downtime steps.
+    (libvirt_migrate, 'downtime_steps'): ['data_gb'],
 }
 
 
@@ -74,6 +77,8 @@ class TestHooks(testtools.TestCase):
         moved = {}
         for (cls, name), expected in HOOKS.items():
             function = getattr(cls, name, None)
+            # Once the driver has wrapped it: Nova's own, underneath.
+            function = getattr(function, 'novas', function)
             found = (None if function is None else
                      list(inspect.signature(function).parameters))
             if found != expected:
@@ -102,6 +107,7 @@ class TestOverrides(testtools.TestCase):
             nova_driver.ReferenceLibvirtDriver)
         self.driver._plan_flags = nova_driver.threading.local()
         self.driver._plans = {}
+        nova_driver._install_downtime_steps()
         self.driver._host = mock.Mock()
         self.context = mock.Mock()
         self.instance = mock.Mock(uuid='u1')
@@ -181,6 +187,33 @@ class TestOverrides(testtools.TestCase):
                                         mock.Mock())
         self.assertEqual([12345], seen)
         self.assertIsNone(self.driver._plan_flags.value)
+
+    @decorators.idempotent_id('5d6e7f8a-9b0c-4d1e-8f2a-4b5c6d7e8f9a')
+    def test_the_monitor_takes_the_plans_downtime_steps(self):
+        # As Nova's monitor asks for them, in the thread that called
+        # _live_migration; Nova's own anywhere else.
+        steps = ((0, 300), (150, 320), (300, 340))
+        seen = []
+
+        def upstream(*args):
+            seen.append(list(libvirt_migrate.downtime_steps(4)))
+        plan = _plan(monitor=MonitorPlan(steps, 3200, 'abort'))
+        with mock.patch.object(self.driver, '_plan', return_value=plan), \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration', upstream), \
+                mock.patch.object(nova_driver.act, 'flags_value',
+                                  return_value=1):
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', None, None, True,
+                                        mock.Mock())
+        self.assertEqual([list(steps)], seen)
+        novas = list(libvirt_migrate.downtime_steps.novas(4))
+        self.assertEqual(novas, list(libvirt_migrate.downtime_steps(4)))
+        self.assertNotEqual(list(steps), novas)
+        # Wrapped once, however many drivers are made.
+        nova_driver._install_downtime_steps()
+        self.assertIs(libvirt_migrate.downtime_steps.novas.__module__,
+                      libvirt_migrate.__name__)
 
     @decorators.idempotent_id('7f8a9b0c-1d2e-4f3a-9b4c-6d7e8f9a0b1c')
     def test_the_operation_in_novas_pool_thread_gets_the_plan(self):

@@ -31,6 +31,22 @@ MigtestsGroup = [
                      'attached volume is expected to work (the case that '
                      'broke the 2016 gate). Also needs [service_available] '
                      'cinder.'),
+    cfg.BoolOpt('slow_migrations', default=False,
+                help='Whether live migrations here run long enough to act '
+                     'on while they run (a bandwidth limit: not Nova\'s '
+                     'shipped defaults). The operator-action scenarios '
+                     '(list, abort, force-complete) run only then; '
+                     'migtests-job --profile operations sets it.'),
+    cfg.StrOpt('abort_on_timeout_host',
+               help='A compute host whose live_migration_timeout_action is '
+                    'abort, with a completion timeout a slow migration '
+                    'reaches within migration_timeout. Unset: that '
+                    'scenario skips.'),
+    cfg.StrOpt('force_complete_on_timeout_host',
+               help='A compute host whose live_migration_timeout_action is '
+                    'force_complete, with a completion timeout a slow '
+                    'migration reaches within migration_timeout. Unset: '
+                    'that scenario skips.'),
 ]
 
 

@@ -218,6 +218,18 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
             super()._live_migration(context, instance, dest, post_method,
                                     recover_method, block_migration,
                                     migrate_data)
+        except Exception as exc:
+            if not _rolled_back_as_cancelled(migrate_data):
+                raise
+            # Nova's monitor saw the job cancelled (an abort through the
+            # API, or its completion timeout) and rolled the migration
+            # back: the instance is ACTIVE on its source.  Nova 34 then
+            # raises its operation thread's error as well, and the compute
+            # manager would put the instance in ERROR (measured on the
+            # local cloud, migtests-job --profile operations).
+            LOG.warning('migration cancelled and rolled back: the instance '
+                        'stays ACTIVE on its source (not passed on: %s)',
+                        exc, instance=instance)
         finally:
             self._plan_flags.value = None
             _PLANNED.downtime_steps = None
@@ -257,6 +269,13 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                 paths.append(dev.source_path)
                 names.append(dev.target_dev)
         return paths, names
+
+
+def _rolled_back_as_cancelled(migrate_data):
+    """Whether Nova's monitor already rolled this migration back as
+    cancelled (its rollback sets the migration record's status)."""
+    migration = getattr(migrate_data, 'migration', None)
+    return getattr(migration, 'status', None) == 'cancelled'
 
 
 # The downtime steps of the plan under way in this thread (Nova's monitor

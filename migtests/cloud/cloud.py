@@ -282,7 +282,8 @@ def tempest_values(cloud):
         'image': {'region': configs.REGION},
         'network': {'region': configs.REGION},
         'validation': {'run_validation': False},
-        'migtests': {'counter_image_ref': facts['image']},
+        'migtests': dict(configs.PROFILES[cloud.profile].tempest,
+                         counter_image_ref=facts['image']),
     }
     if cloud.volumes:
         values['compute-feature-enabled'].update(

@@ -249,6 +249,14 @@ class Profile:
     why: str
     libvirt: dict          # [libvirt] options added
     shipped_defaults: bool  # whether the run still proves Nova's defaults
+    # [libvirt] options added on one compute only, by its name.
+    computes: dict = dataclasses.field(default_factory=dict)
+    # [migtests] values of tempest.conf that say what the profile set up.
+    tempest: dict = dataclasses.field(default_factory=dict)
+    # The tests it runs instead of the job's (regex), and how many of them
+    # must pass; None: the job's.
+    regex: str | None = None
+    min_passed: int | None = None
 
 
 # The 2016 operator's nova.conf: Mitaka's defaults of the deprecated flag
@@ -267,6 +275,28 @@ PROFILES = {
         {'live_migration_flag': ', '.join(_FLAGS_2016),
          'block_migration_flag': ', '.join(
              _FLAGS_2016 + ('VIR_MIGRATE_NON_SHARED_INC',))}, False),
+    # What operators do to running migrations (issue 15).  A migration at
+    # 1 MiB/s runs long enough to list, abort or force it; its completion
+    # timeout (per GiB to move: 2 GiB for a 128 MiB volume-backed guest)
+    # ends it with compute1's action (abort) or compute2's (force_complete:
+    # post-copy, which is permitted).
+    'operations': Profile(
+        'operations', 'operator actions on running migrations: a 1 MiB/s '
+        'bandwidth limit, post-copy permitted, a 15 s/GiB completion '
+        'timeout whose action is abort on compute1 and force_complete on '
+        'compute2',
+        {'live_migration_bandwidth': 1,
+         'live_migration_permit_post_copy': True,
+         'live_migration_completion_timeout': 15},
+        False,
+        computes={'compute1': {'live_migration_timeout_action': 'abort'},
+                  'compute2': {'live_migration_timeout_action':
+                               'force_complete'}},
+        tempest={'slow_migrations': True,
+                 'abort_on_timeout_host': 'compute1',
+                 'force_complete_on_timeout_host': 'compute2'},
+        regex=r'^migtests\.api\.compute\.test_operations\.',
+        min_passed=5),
 }
 
 
@@ -277,6 +307,7 @@ def nova_compute(site, compute, driver='upstream', profile='shipped'):
                         '/var/lib/nova')
     conf['DEFAULT']['compute_driver'] = DRIVERS[driver]
     conf['libvirt'].update(PROFILES[profile].libvirt)
+    conf['libvirt'].update(PROFILES[profile].computes.get(compute.name, {}))
     return conf
 
 

@@ -111,7 +111,8 @@ def compare(upstream, reference):
     calls, same outcome), ``differs`` (other calls, same outcome: the
     plan's lines give the reasons), ``explained`` (passed on Nova's
     driver, failed on the reference's, which refused the migration with
-    its reason), ``unexplained`` (any other change of outcome)."""
+    its reason), ``fixed`` (failed on Nova's driver, passed on the
+    reference's), ``unexplained`` (any other change of outcome)."""
     def grouped(run):
         found = {}
         for call in run['migrations']:
@@ -140,6 +141,8 @@ def compare(upstream, reference):
             verdict = 'same' if same else 'differs'
         elif outcome == ('ok', 'FAILED') and refused:
             verdict = 'explained'
+        elif outcome == ('FAILED', 'ok'):
+            verdict = 'fixed'
         else:
             verdict = 'unexplained'
         rows.append({'test': test, 'operation': _operation(left or right),
@@ -148,7 +151,8 @@ def compare(upstream, reference):
                                    'plan': lines, 'refused': refused},
                      'same': same, 'verdict': verdict})
     counts = {v: sum(r['verdict'] == v for r in rows)
-              for v in ('same', 'differs', 'explained', 'unexplained')}
+              for v in ('same', 'differs', 'explained', 'fixed',
+                        'unexplained')}
     return {'tests': rows, 'differ': sum(not r['same'] for r in rows),
             'verdicts': counts}
 

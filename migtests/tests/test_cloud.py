@@ -131,9 +131,10 @@ class TestTempestConf(base.TestCase):
 
     @decorators.idempotent_id('08f1c2d3-4e5f-4a6b-8c7d-9e0f1a2b3c4d')
     def test_volume_scenarios_enabled_with_the_volume_service(self):
-        fake = mock.Mock(site=SITE, volumes=True, facts={
+        fake = mock.Mock(site=SITE, volumes=True, profile='shipped', facts={
             'image': 'i', 'flavor': 'f', 'flavor_alt': 'g'})
         values = cloud.tempest_values(fake)
+        self.assertNotIn('slow_migrations', values['migtests'])
         self.assertTrue(values['compute-feature-enabled'][
             'block_migrate_cinder_iscsi'])
         self.assertTrue(values['compute-feature-enabled'][
@@ -192,6 +193,36 @@ class TestServiceConfigs(base.TestCase):
                           for op in (Operation.LIVE, Operation.BLOCK)})
         self.assertEqual('block_migration_flag',
                          settings.tunnel_source[Operation.BLOCK])
+
+    @decorators.idempotent_id('6c7d8e9f-0a1b-4c2d-9e3f-5a6b7c8d9e0f')
+    def test_operations_profile_gives_each_compute_its_timeout_action(self):
+        profile = configs.PROFILES['operations']
+        confs = {c.name: configs.nova_compute(SITE, c, 'upstream',
+                                              'operations')['libvirt']
+                 for c in SITE.computes}
+        self.assertEqual({'compute1': 'abort', 'compute2': 'force_complete'},
+                         {name: conf['live_migration_timeout_action']
+                          for name, conf in confs.items()})
+        for conf in confs.values():
+            self.assertEqual(1, conf['live_migration_bandwidth'])
+            self.assertTrue(conf['live_migration_permit_post_copy'])
+        self.assertFalse(profile.shipped_defaults)
+        # tempest.conf says which host does what, for the scenarios.
+        fake = mock.Mock(site=SITE, volumes=True, profile='operations',
+                         facts={'image': 'i', 'flavor': 'f',
+                                'flavor_alt': 'g'})
+        migtests = cloud.tempest_values(fake)['migtests']
+        self.assertTrue(migtests['slow_migrations'])
+        self.assertEqual('compute1', migtests['abort_on_timeout_host'])
+        self.assertEqual('compute2',
+                         migtests['force_complete_on_timeout_host'])
+        # It runs the operator-action scenarios, not the job's selection.
+        self.assertRegex(
+            'migtests.api.compute.test_operations.OperatorActionsTest.'
+            'test_completion_timeout_abort', profile.regex)
+        self.assertNotRegex('migtests.api.compute.test_live_migration.'
+                            'LiveMigrationTest.test_paused_server',
+                            profile.regex)
 
     @decorators.idempotent_id('2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e')
     def test_rendered_file_names_itself_for_privsep(self):

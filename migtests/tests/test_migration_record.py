@@ -149,6 +149,13 @@ class TestCompare(testtools.TestCase):
                         {'T.block': [refusal]}))
         self.assertEqual({'T.block': 'explained', 'T.live': 'unexplained'},
                          {r['test']: r['verdict'] for r in result['tests']})
+        # The other way round: Nova's driver failed where the reference's
+        # passed.
+        fixed = migrations.compare(
+            self.run_of(upstream, {'block': 'FAILED', 'live': 'ok'}),
+            self.run_of(upstream, {'block': 'ok', 'live': 'ok'}))
+        self.assertEqual({'T.block': 'fixed', 'T.live': 'same'},
+                         {r['test']: r['verdict'] for r in fixed['tests']})
         self.assertEqual([refusal], result['tests'][0]['reference'][
             'refused'])
         self.assertIn('| T.block | block | ok: migrateToURI3 LIVE|'

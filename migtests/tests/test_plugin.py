@@ -17,12 +17,14 @@ from tempest.tests import fake_config
 from migtests.api.compute import test_block_migration
 from migtests.api.compute import test_live_migration
 from migtests.api.compute import test_migration_failure
+from migtests.api.compute import test_operations
 from migtests import config
 from migtests import plugin
 
 LIVE = test_live_migration.LiveMigrationTest
 BLOCK = test_block_migration.BlockMigrationTest
 FAILURE = test_migration_failure.MigrationFailureTest
+OPERATIONS = test_operations.OperatorActionsTest
 
 
 class TestOptions(base.TestCase):
@@ -79,6 +81,14 @@ class TestSkipChecks(base.TestCase):
                   'block_migration_for_live_migration', False),),
          'block_migration_for_live_migration'),
         (LIVE, (('compute', 'max_microversion', '2.24'),), '2.25'),
+        # Operator actions: only on a cloud set up for slow migrations,
+        # with volume-backed servers.
+        (OPERATIONS, (), 'slow_migrations'),
+        (OPERATIONS, (('migtests', 'slow_migrations', True),
+                      ('service_available', 'cinder', False)),
+         'cinder = false'),
+        (OPERATIONS, (('migtests', 'slow_migrations', True),
+                      ('service_available', 'cinder', True)), None),
     )
     @ddt.unpack
     @decorators.idempotent_id('78d56bb0-676b-4386-b6bb-880e1d2e3369')
@@ -127,4 +137,4 @@ class TestTempestListing(base.TestCase):
                       'test_block_migration_with_attached_volume', listed)
         strays = [t for t in listed if not t.startswith('migtests.api.')]
         self.assertEqual([], strays)
-        self.assertEqual(8, len(listed), listed)
+        self.assertEqual(13, len(listed), listed)

@@ -6,6 +6,7 @@ override does what it says, on Nova's own objects with libvirt mocked.
 Needs Nova installed: `tox -e nova` (the cloud's pinned Nova series).
 """
 
+import functools
 import inspect
 import subprocess
 import sys
@@ -187,6 +188,35 @@ class TestOverrides(testtools.TestCase):
                                         mock.Mock())
         self.assertEqual([12345], seen)
         self.assertIsNone(self.driver._plan_flags.value)
+
+    @decorators.idempotent_id('6e7f8a9b-0c1d-4e2f-9a3b-5c6d7e8f9a0b')
+    def test_a_cancelled_migration_rolled_back_by_nova_stays_active(self):
+        # Nova 34's monitor rolls a cancelled job back (migration
+        # 'cancelled', instance ACTIVE), then raises the operation thread's
+        # error, which the compute manager turns into ERROR.
+        def upstream(driver, context, instance, dest, post, recover,
+                     block, migrate_data):
+            migrate_data.migration.status = status
+            raise RuntimeError('operation aborted: job \'migration out\' '
+                               'canceled by client')
+        for status, passed_on in (('cancelled', False), ('running', True),
+                                  ('error', True)):
+            migrate_data = mock.Mock()
+            with mock.patch.object(self.driver, '_plan',
+                                   return_value=_plan()), \
+                    mock.patch.object(libvirt_driver.LibvirtDriver,
+                                      '_live_migration', upstream), \
+                    mock.patch.object(nova_driver.act, 'flags_value',
+                                      return_value=1):
+                call = functools.partial(
+                    self.driver._live_migration, self.context,
+                    self.instance, 'compute2', None, None, True,
+                    migrate_data)
+                if passed_on:
+                    self.assertRaises(RuntimeError, call)
+                else:
+                    call()
+            self.assertEqual({}, self.driver._plans)
 
     @decorators.idempotent_id('5d6e7f8a-9b0c-4d1e-8f2a-4b5c6d7e8f9a')
     def test_the_monitor_takes_the_plans_downtime_steps(self):

@@ -44,3 +44,19 @@ def not_continued(last_before, after_text, pattern=COUNT_PATTERN,
     if values != sorted(values):
         return 'the counter went backwards: %s' % values
     return None
+
+
+def not_kept_running(last_before, text, pattern=COUNT_PATTERN,
+                     mark=BOOT_MARK):
+    """Why the console of a guest that never left its host (``text``: all
+    of it, its first boot included) does not show the count carrying on
+    past ``last_before``, or None when it does."""
+    values = counters(text, pattern)
+    if boots(text, mark) > 1:
+        return 'the guest booted again (%r printed %d times)' % (
+            mark, boots(text, mark))
+    if not values or values[-1] <= last_before:
+        return 'no counter above %d: %s' % (last_before, values[-3:])
+    if values != sorted(values):
+        return 'the counter went backwards: %s' % values
+    return None

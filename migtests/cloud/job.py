@@ -19,6 +19,7 @@ import time
 
 from migtests.cloud import cloud as cloud_module
 from migtests.cloud import configs
+from migtests.cloud import faults
 from migtests.cloud import migrations
 from migtests.cloud import tempestconf
 from migtests.lab import lab as lab_module
@@ -123,6 +124,12 @@ def parse_args(argv):
                              'instead of the job\'s), slow migrations and '
                              'short completion timeouts '
                              '(default: %(default)s)')
+    parser.add_argument('--faults', action='store_true',
+                        help='after each driver\'s Tempest run, the '
+                             'Nova-level faults (faults.py: destination '
+                             'nova-compute or libvirtd killed, the network '
+                             'between the computes cut, mid-migration); '
+                             'with --profile operations (slow migrations)')
     parser.add_argument('--no-volumes', action='store_true',
                         help='no volume service (Ceph + Cinder): volume '
                              'scenarios skip with that reason')
@@ -273,7 +280,14 @@ def _main(argv):
             outcomes[driver] = run_driver(cloud, driver, path, regex,
                                           exclude, profile, variables, args,
                                           record)
+            if args.faults:
+                run_faults(cloud, record)
         status, reason = judge(outcomes, record, cloud.results, profile)
+        lost = [r for r in record.data.get('faults', ()) if r['failed']]
+        if lost and status == 0:
+            status, reason = 1, 'Nova lost the guest or its data: %s' % \
+                ', '.join('%s (%s)' % (r['fault'], r['driver'])
+                          for r in lost)
         record.finish('passed' if status == 0 else 'failed: ' + reason)
         print('\nmigtests-job: %s -- %s' % (
             'PASSED' if status == 0 else 'FAILED: ' + reason, '; '.join(
@@ -295,6 +309,28 @@ def _main(argv):
         print('logs and tempest.conf: %s; whole job %.0f s' % (
             cloud.results, time.monotonic() - started))
     return status
+
+
+def run_faults(cloud, record):
+    """The Nova-level faults on the computes' current driver, each written
+    to results.json and faults.md as it ends."""
+    rows = record.data.setdefault('faults', [])
+    for fault in faults.FAULTS:
+        print('fault %s (%s driver) ...' % (fault.name, cloud.driver),
+              flush=True)
+        try:
+            row = faults.run(cloud, fault)
+        except LabError as exc:
+            row = {'fault': fault.name, 'driver': cloud.driver,
+                   'failed': True, 'error': str(exc)}
+        rows.append(row)
+        record.write()
+        with open(os.path.join(cloud.results, 'faults.md'), 'w') as f:
+            f.write(faults.markdown(rows))
+        print('  %s: %s; operator: %s' % (
+            'FAILED' if row['failed'] else 'safe',
+            row.get('happened', row.get('error')), row.get('operator', '-')),
+            flush=True)
 
 
 # --driver both: Nova's own first (the job as OpenDev runs it), then the

@@ -196,11 +196,14 @@ def compute_name(compute, driver):
     return 'nova-compute-%s-%s' % (driver, compute.name)
 
 
-def computes(ctl, site, lab, driver):
-    """A nova-compute beside each lab host's libvirtd, with ``driver``;
-    each records the migration calls it makes (migrations.py)."""
+def computes(ctl, site, lab, driver, only=None):
+    """A nova-compute beside each lab host's libvirtd (``only``: that
+    compute's), with ``driver``; each records the migration calls it makes
+    (migrations.py)."""
     started = {}
     for host, compute in zip(lab.hosts, site.computes):
+        if only is not None and compute.name != only:
+            continue
         # Its state path, in the host's own /var (same path on both).
         lab.run_beside(host, ['mkdir', '-p', '/var/lib/nova/instances',
                               '/var/lib/nova/tmp'])

@@ -47,3 +47,23 @@ class TestConsole(base.BaseTestCase):
             self.assertIsNone(result)
         else:
             self.assertIn(problem, result)
+
+    @ddt.data(
+        # The whole console of a guest that stayed: its one boot included.
+        (5, 'MIGTESTS-BOOT\nMIGTESTS-COUNT 5\nMIGTESTS-COUNT 6\n', None),
+        (5, 'MIGTESTS-BOOT\nMIGTESTS-COUNT 4\nMIGTESTS-COUNT 5\n',
+         'no counter above 5'),
+        (5, 'MIGTESTS-BOOT\nMIGTESTS-COUNT 5\nMIGTESTS-BOOT\n'
+            'MIGTESTS-COUNT 6\n', 'booted again'),
+        (5, 'MIGTESTS-BOOT\nMIGTESTS-COUNT 7\nMIGTESTS-COUNT 6\n'
+            'MIGTESTS-COUNT 8\n', 'backwards'),
+        (5, '', 'no counter above 5'),
+    )
+    @ddt.unpack
+    @decorators.idempotent_id('3d8f0b52-6c4e-4a7f-9b2d-1e0f9a8b7c6d')
+    def test_not_kept_running(self, before, text, problem):
+        result = console.not_kept_running(before, text)
+        if problem is None:
+            self.assertIsNone(result)
+        else:
+            self.assertIn(problem, result)

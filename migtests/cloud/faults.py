@@ -63,27 +63,22 @@ def _start_libvirtd(cloud, source, destination):
     cloud.lab.start_daemon(destination)
 
 
-def _tc(host, *args):
-    system.run(system.in_netns(host.netns, ['tc'] + list(args)))
+def _route(host, action, address):
+    system.run(['ip', '-n', host.netns, 'route', action, 'blackhole',
+                address + '/32'])
 
 
 def _cut(cloud, source, destination):
-    """Drop everything between the two computes, both ways, at the
-    destination's interface; the controller stays reachable."""
-    _tc(destination, 'qdisc', 'add', 'dev', 'eth0', 'root', 'handle', '1:',
-        'prio')
-    _tc(destination, 'filter', 'add', 'dev', 'eth0', 'parent', '1:',
-        'protocol', 'ip', 'u32', 'match', 'ip', 'dst', source.address + '/32',
-        'action', 'drop')
-    _tc(destination, 'qdisc', 'add', 'dev', 'eth0', 'ingress')
-    _tc(destination, 'filter', 'add', 'dev', 'eth0', 'parent', 'ffff:',
-        'protocol', 'ip', 'u32', 'match', 'ip', 'src',
-        source.address + '/32', 'action', 'drop')
+    """Nothing between the two computes, both ways (a blackhole route to
+    the other on each: this kernel has no tc drop action and the machine
+    no packet filter); the controller stays reachable from both."""
+    _route(destination, 'add', source.address)
+    _route(source, 'add', destination.address)
 
 
 def _restore(cloud, source, destination):
-    _tc(destination, 'qdisc', 'del', 'dev', 'eth0', 'root')
-    _tc(destination, 'qdisc', 'del', 'dev', 'eth0', 'ingress')
+    _route(destination, 'del', source.address)
+    _route(source, 'del', destination.address)
 
 
 FAULTS = (
@@ -94,8 +89,8 @@ FAULTS = (
           'the destination\'s libvirtd killed (SIGKILL)',
           _kill_libvirtd, _start_libvirtd),
     Fault('network-between-computes-cut',
-          'every packet between the two computes dropped (tc, at the '
-          'destination; the controller still reachable)', _cut, _restore),
+          'the network between the two computes cut (blackhole routes; '
+          'the controller still reachable)', _cut, _restore),
 )
 
 
@@ -195,10 +190,32 @@ def judge(before, after, where):
                                        'stayed'), 'nothing'
 
 
+def computes_ready(cloud, timeout=180):
+    """Wait until every nova-compute is up and enabled (Nova disables a
+    compute whose libvirt connection was lost, and enables it again once
+    it reconnects); returns the seconds it took, or what is still wrong
+    after ``timeout``."""
+    started = time.monotonic()
+    while True:
+        found = api(cloud, 'services')
+        wrong = {host: v for host, v in found.items()
+                 if v[0] != 'up' or v[1] != 'enabled'}
+        if not wrong:
+            return round(time.monotonic() - started, 1)
+        if time.monotonic() - started > timeout:
+            return 'after %d s: %s' % (timeout, '; '.join(
+                '%s %s/%s (%s)' % (host, *v) for host, v in wrong.items()))
+        time.sleep(2)
+
+
 def run(cloud, fault):
     """One fault on the cloud's current driver; its report row."""
     name = 'fault-%s-%s' % (cloud.driver, fault.name)[:60]
     started = time.monotonic()
+    ready = computes_ready(cloud)
+    if not isinstance(ready, float):
+        raise system.LabError('the computes are not ready for %s: %s'
+                              % (fault.name, ready))
     server = api(cloud, 'boot', name=name)
     row = {'fault': fault.name, 'what': fault.what, 'driver': cloud.driver}
     try:
@@ -211,6 +228,8 @@ def run(cloud, fault):
             row['during']['runs_on'] = running_on(cloud, server['id'])
         finally:
             fault.repair(cloud, source, destination)
+        # How long until Nova takes the repaired compute again.
+        row['computes_ready_after_repair'] = computes_ready(cloud)
         after = _settle(cloud, server['id'], 180, True)
         after['id'] = server['id']
         where = running_on(cloud, server['id'])
@@ -250,4 +269,10 @@ def markdown(rows):
                          after['counters'][-1:], row['happened'],
                          row['operator'],
                          '**failed**' if row['failed'] else 'safe'))
-    return '\n'.join(lines) + '\n'
+    ready = ['- %s (%s): the computes up and enabled again %s' % (
+        row['fault'], row['driver'],
+        '%s s after the repair' % row['computes_ready_after_repair']
+        if isinstance(row['computes_ready_after_repair'], float)
+        else 'only ' + row['computes_ready_after_repair'])
+        for row in rows if 'computes_ready_after_repair' in row]
+    return '\n'.join(lines + ([''] + ready if ready else [])) + '\n'

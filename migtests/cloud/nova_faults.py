@@ -106,8 +106,14 @@ def cleanup(conn, args):
     return {}
 
 
+def services(conn, args):
+    """The nova-compute services: host -> [state, status, reason]."""
+    return {s.host: [s.state, s.status, s.disabled_reason]
+            for s in conn.compute.services(binary='nova-compute')}
+
+
 STEPS = {'boot': boot, 'migrate': migrate, 'state': state,
-         'cleanup': cleanup}
+         'cleanup': cleanup, 'services': services}
 
 
 def main(argv=None):

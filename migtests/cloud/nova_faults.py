@@ -11,10 +11,10 @@ sees: the server, its migrations, its console's counters), ``cleanup``
 
 import json
 import sys
-import time
 
 from migtests.cloud import catalog
 from migtests import console
+from migtests.lab import system
 
 MICROVERSION = '2.80'   # in-progress migrations, abort, force-complete
 
@@ -23,17 +23,6 @@ def _conn(site):
     conn = catalog.connect(site)
     conn.compute.default_microversion = MICROVERSION
     return conn
-
-
-def _until(what, predicate, timeout, interval=1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError('%s: not after %d s' % (what, timeout))
-        time.sleep(interval)
 
 
 def boot(conn, args):
@@ -47,9 +36,9 @@ def boot(conn, args):
             'delete_on_termination': True}])
     server = conn.compute.wait_for_server(server, wait=300)
     # Counting before the fault: the count it must carry on.
-    counts = _until('the counter of %s' % server.id,
-                    lambda: console.counters(_console(conn, server.id)),
-                    120)
+    counts = system.wait_for(
+        lambda: console.counters(_console(conn, server.id)), 120,
+        interval=1, what='the counter of %s' % server.id)
     return {'id': server.id, 'host': server.compute_host,
             'counter': counts[-1]}
 
@@ -68,7 +57,8 @@ def migrate(conn, args):
                         'source': migration.source_compute,
                         'destination': migration.dest_compute}
         return None
-    return _until('a running migration of %s' % server.id, copying, 60, 0.5)
+    return system.wait_for(copying, 60, interval=0.5,
+                           what='a running migration of %s' % server.id)
 
 
 def _console(conn, server_id):

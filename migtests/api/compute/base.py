@@ -119,28 +119,25 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
 
     def assert_guest_continued(self, server_id, last_before, pattern=None):
         """The count (``pattern``; default: the guest's own) carries on
-        (nothing to check when ``last_before`` is None: no counter
-        image)."""
-        if last_before is None:
-            return
-        pattern = pattern or CONF.migtests.counter_pattern
-        self.wait_counting(server_id, last_before, pattern)
-        problem = console.not_continued(
-            last_before, self.console_text(server_id), pattern,
-            CONF.migtests.boot_mark)
-        self.assertIsNone(problem, 'server %s: %s' % (server_id, problem))
+        after a migration: the destination's console shows no boot and a
+        count past ``last_before`` (nothing to check when that is None: no
+        counter image)."""
+        self._assert_count(server_id, last_before, pattern,
+                           console.not_continued)
 
     def assert_guest_kept_running(self, server_id, last_before,
                                   pattern=None):
-        """The count (``pattern``; default: the guest's own) carries on on
-        the host the guest never left: its console, first boot included,
-        shows one boot and a count past ``last_before`` (nothing to check
-        when that is None: no counter image)."""
+        """The count carries on on the host the guest never left: its
+        console, first boot included, shows one boot and a count past
+        ``last_before``."""
+        self._assert_count(server_id, last_before, pattern,
+                           console.not_kept_running)
+
+    def _assert_count(self, server_id, last_before, pattern, problem_of):
         if last_before is None:
             return
         pattern = pattern or CONF.migtests.counter_pattern
         self.wait_counting(server_id, last_before, pattern)
-        problem = console.not_kept_running(
-            last_before, self.console_text(server_id), pattern,
-            CONF.migtests.boot_mark)
+        problem = problem_of(last_before, self.console_text(server_id),
+                             pattern, CONF.migtests.boot_mark)
         self.assertIsNone(problem, 'server %s: %s' % (server_id, problem))

@@ -346,3 +346,53 @@ def write(conf, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         f.write(render(privsep_config_file(conf, path)))
+
+
+def profile_lines(profile, index):
+    """The [libvirt] options ``profile`` adds on the compute numbered
+    ``index`` (1: compute1), as ``option=value`` lines."""
+    chosen = PROFILES[profile]
+    options = dict(chosen.libvirt)
+    options.update(chosen.computes.get('compute%d' % index, {}))
+    return ['%s=%s' % (option, value_text(value))
+            for option, value in options.items()]
+
+
+def tempest_lines(profile, hosts):
+    """The [migtests] values ``profile`` gives tempest.conf, with its
+    compute names (compute1, …) replaced by ``hosts`` (Nova's names of the
+    computes, in order), as ``option=value`` lines."""
+    names = {'compute%d' % (i + 1): host for i, host in enumerate(hosts)}
+    return ['%s=%s' % (option, value_text(names.get(value, value)
+                                          if isinstance(value, str)
+                                          else value))
+            for option, value in PROFILES[profile].tempest.items()]
+
+
+def main(argv=None):
+    """python -m migtests.cloud.configs libvirt PROFILE INDEX
+    python -m migtests.cloud.configs tempest PROFILE HOST[,HOST...]
+
+    A profile's settings for a node of a Zuul job (playbooks/run.yaml): the
+    same data the local cloud writes."""
+    import sys
+    argv = sys.argv[1:] if argv is None else argv
+    usage = ('usage: python -m migtests.cloud.configs {libvirt PROFILE INDEX'
+             ' | tempest PROFILE HOST[,HOST...]}')
+    if len(argv) != 3 or argv[0] not in ('libvirt', 'tempest') or \
+            argv[1] not in PROFILES:
+        print(usage, file=sys.stderr)
+        return 2
+    if argv[0] == 'libvirt':
+        if not argv[2].isdigit() or int(argv[2]) < 1:
+            print(usage, file=sys.stderr)
+            return 2
+        lines = profile_lines(argv[1], int(argv[2]))
+    else:
+        lines = tempest_lines(argv[1], argv[2].split(','))
+    print('\n'.join(lines))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -175,6 +175,18 @@ def removes_devstack_writes(root, frozen, nodeset, upstream):
             if not computes <= nodes]
 
 
+# A test each job must select, by its migration profile (the profiles of
+# migtests/cloud/configs.py a job may name): the shipped-defaults jobs
+# the plugin's scenarios, the operations profile its operator actions.
+PROFILE_TESTS = {
+    'shipped': 'migtests.api.compute.test_live_migration.LiveMigrationTest.'
+               'test_live_migration_there_and_back',
+    'operations': 'migtests.api.compute.test_operations.'
+                  'OperatorActionsTest.test_abort_keeps_the_server_on_its_'
+                  'source',
+}
+
+
 def problems(frozen, root, local_nodesets, upstream):
     """What would make the frozen job not run, run nothing, or not run
     shipped defaults; one line each."""
@@ -208,10 +220,16 @@ def problems(frozen, root, local_nodesets, upstream):
                      % (name, option))
     regex = frozen.vars.get('tempest_test_regex', '')
     exclude = frozen.vars.get('tempest_exclude_regex', '')
-    if not re.search(regex, 'migtests.api.compute.test_live_migration.'
-                     'LiveMigrationTest.test_live_migration_there_and_back'):
+    profile = frozen.vars.get('migtests_profile', 'shipped')
+    wanted = PROFILE_TESTS.get(profile)
+    if wanted is None:
+        found.append('job %s: migtests_profile %r is none of %s' % (
+            name, profile, ', '.join(sorted(PROFILE_TESTS))))
+    elif not re.search(regex, wanted):
         found.append('job %s: tempest_test_regex %r selects none of the '
-                     'plugin\'s tests' % (name, regex))
+                     'plugin\'s tests%s' % (name, regex, '' if profile ==
+                                             'shipped' else ' for profile '
+                                             '%s' % profile))
     for test in upstream['excluded_tests']:
         if re.search(regex, test) and not (exclude and re.search(exclude,
                                                                  test)):

@@ -13,7 +13,9 @@
    playbook includes.
 3. Shipped defaults: no job variable (vars, group-vars, host-vars, devstack
    local.conf or localrc, at any depth) and no playbook sets a [libvirt]
-   live_migration_* option or a migration flag.
+   live_migration_* option or a migration flag; a job that names another
+   migration profile (migtests_profile, written by the run phase from
+   migtests/cloud/configs.py) runs in the experimental pipeline only.
 4. The plugin's Tempest-facing modules parse under the Python of every
    job's platform (``migtests_python``).
 5. Every job a pipeline of this project runs is frozen as Zuul would freeze
@@ -250,6 +252,50 @@ def shipped_defaults_problems(root, items):
     return problems
 
 
+def _profile_of(name, local_jobs):
+    """The migtests_profile a job inherits (the nearest job of its parent
+    chain here that sets it; 'shipped' when none does)."""
+    seen = set()
+    while name in local_jobs and name not in seen:
+        seen.add(name)
+        conf = local_jobs[name]
+        if 'migtests_profile' in (conf.get('vars') or {}):
+            return conf['vars']['migtests_profile']
+        name = conf.get('parent')
+    return 'shipped'
+
+
+def profile_problems(items):
+    """A job whose migtests_profile is not 'shipped' sets live-migration
+    options on purpose (playbooks/run.yaml writes the profile): it may run
+    only where someone asks for it -- the experimental pipeline -- never
+    in check or gate, which carry the shipped-defaults claim."""
+    local_jobs = {c['name']: c for _, k, c in items if k == 'job'}
+    templates = {c['name']: c for _, k, c in items
+                 if k == 'project-template'}
+    problems = []
+    for relative, kind, conf in items:
+        if kind != 'project':
+            continue
+        for source in [conf] + [templates[t] for t in conf.get(
+                'templates', []) if t in templates]:
+            for pipeline, value in source.items():
+                if not isinstance(value, dict) or pipeline == \
+                        'experimental':
+                    continue
+                for job in _pipeline_jobs({pipeline: value}):
+                    if job not in local_jobs:
+                        continue
+                    profile = _profile_of(job, local_jobs)
+                    if profile != 'shipped':
+                        problems.append(
+                            '%s: %s runs %s, whose migtests_profile %r is '
+                            'not Nova\'s shipped defaults: only the '
+                            'experimental pipeline may' % (
+                                relative, pipeline, job, profile))
+    return problems
+
+
 def python_problems(root, items):
     versions = {}
     for relative, kind, conf in items:
@@ -314,7 +360,7 @@ def validate(root):
         return [str(exc)]
     problems = (zuul_problems(items) + reference_problems(root, items)
                 + shipped_defaults_problems(root, items)
-                + python_problems(root, items))
+                + profile_problems(items) + python_problems(root, items))
     if not problems:    # freezing needs references that resolve
         problems += freeze_problems(root, items)
     return problems

@@ -133,6 +133,20 @@ BROKEN = tuple(Case(case) for case in (
     ('selection-without-the-plugin', 'zuul.d/jobs.yaml',
      r"'^(migtests\.|tempest\.api", r"'^(tempest\.api",
      "selects none of the plugin's tests"),
+    # A job of another migration profile: opt-in only, and it must select
+    # that profile's scenarios.
+    ('profile-job-in-check', 'zuul.d/project.yaml',
+     '        - migtests-multinode-reference\n',
+     '        - migtests-multinode-reference\n'
+     '        - migtests-multinode-operations\n',
+     "check runs migtests-multinode-operations, whose migtests_profile "
+     "'operations' is not Nova's shipped defaults"),
+    ('profile-job-selecting-other-tests', 'zuul.d/jobs.yaml',
+     r"tempest_test_regex: '^migtests\.api\.compute\.test_operations\.'",
+     r"tempest_test_regex: '^migtests\.api\.compute\.test_live_'",
+     "selects none of the plugin's tests for profile operations"),
+    ('unknown-profile', 'zuul.d/jobs.yaml', 'migtests_profile: operations',
+     'migtests_profile: fast', "migtests_profile 'fast' is none of"),
 ))
 
 

@@ -226,10 +226,9 @@ def problems(frozen, root, local_nodesets, upstream):
         found.append('job %s: migtests_profile %r is none of %s' % (
             name, profile, ', '.join(sorted(PROFILE_TESTS))))
     elif not re.search(regex, wanted):
+        which = '' if profile == 'shipped' else ' for profile %s' % profile
         found.append('job %s: tempest_test_regex %r selects none of the '
-                     'plugin\'s tests%s' % (name, regex, '' if profile ==
-                                             'shipped' else ' for profile '
-                                             '%s' % profile))
+                     'plugin\'s tests%s' % (name, regex, which))
     for test in upstream['excluded_tests']:
         if re.search(regex, test) and not (exclude and re.search(exclude,
                                                                  test)):

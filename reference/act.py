@@ -98,18 +98,10 @@ def error_name(code):
     return (known or names or ['libvirt error %s' % code])[0]
 
 
-# Messages whose cause is known better than their code says.
-_MESSAGE_HINTS = (
-    ('pre-creation of storage targets', 'Pre-create the destination disk '
-     'images (same path and size) before a block migration'),
-)
-
-
 # libvirt names a TLS failure by its message only: its code is the
 # connection's (VIR_ERR_SYSTEM_ERROR, VIR_ERR_AUTH_FAILED) or QEMU's
 # (VIR_ERR_OPERATION_FAILED, VIR_ERR_INTERNAL_ERROR), and the side that
 # refused may be the other one ("Cannot read from TLS channel").
-_TLS_MESSAGE = re.compile(r'\bTLS\b|certificate', re.IGNORECASE)
 _TLS_HINT = (
     'A TLS handshake or certificate check failed, so nothing was sent: '
     'check that each host trusts the CA that signed the other\'s '
@@ -119,14 +111,25 @@ _TLS_HINT = (
     'the migrate_tls_x509_cert_dir of qemu.conf); the host that refused '
     'says which in its libvirtd log (native TLS: the guest\'s QEMU log)')
 
+# Messages whose cause is known better than their code says: (pattern,
+# exception class or None to keep the code's, hint); the first match wins.
+_MESSAGES = (
+    (re.compile('pre-creation of storage targets'), None,
+     'Pre-create the destination disk images (same path and size) before '
+     'a block migration'),
+    (re.compile(r'\bTLS\b|certificate', re.IGNORECASE), TlsFailed,
+     _TLS_HINT),
+)
+
 
 def translate_error(exc, uri, api):
     name = error_name(exc.get_error_code())
     cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
     message = exc.get_error_message()
-    hint = next((h for text, h in _MESSAGE_HINTS if text in message), hint)
-    if _TLS_MESSAGE.search(message):
-        cls, hint = TlsFailed, _TLS_HINT
+    for pattern, known_cls, known_hint in _MESSAGES:
+        if pattern.search(message):
+            cls, hint = known_cls or cls, known_hint
+            break
     return cls(name, message, uri, api, hint)
 
 

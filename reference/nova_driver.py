@@ -69,10 +69,8 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
-        # The flags of the plan under way, for Nova's monitor, which runs
-        # in the thread that called _live_migration; the plans by instance,
-        # for the operation, which runs in a thread of Nova's pool.
-        self._plan_flags = threading.local()
+        # The plans by instance, for the operation, which runs in a thread
+        # of Nova's pool (Nova's monitor reads _PLANNED, its own thread's).
         self._plans = {}
         _install_downtime_steps()
 
@@ -211,8 +209,8 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                                                       error)
             recover_method(context, instance, dest, migrate_data)
             return
-        self._plan_flags.value = act.flags_value(plan.flags)
-        _PLANNED.downtime_steps = plan.monitor.downtime_steps
+        _PLANNED.plan = plan
+        _PLANNED.flags = act.flags_value(plan.flags)
         self._plans[instance.uuid] = plan
         try:
             super()._live_migration(context, instance, dest, post_method,
@@ -231,8 +229,7 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                         'stays ACTIVE on its source (not passed on: %s)',
                         exc, instance=instance)
         finally:
-            self._plan_flags.value = None
-            _PLANNED.downtime_steps = None
+            _PLANNED.plan = _PLANNED.flags = None
             self._plans.pop(instance.uuid, None)
 
     def _live_migration_operation(self, context, instance, dest,
@@ -247,7 +244,7 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def _get_migration_flags(self, is_block_migration):
         """The plan's flags, for Nova's monitor (post-copy switch)."""
-        value = getattr(self._plan_flags, 'value', None)
+        value = getattr(_PLANNED, 'flags', None)
         if value is not None:
             return value
         return super()._get_migration_flags(is_block_migration)
@@ -278,8 +275,9 @@ def _rolled_back_as_cancelled(migrate_data):
     return getattr(migration, 'status', None) == 'cancelled'
 
 
-# The downtime steps of the plan under way in this thread (Nova's monitor
-# runs in the thread that called _live_migration).
+# The plan under way in this thread and its flags as a number: Nova's
+# monitor runs in the thread that called _live_migration, and reads the
+# flags (_get_migration_flags) and the downtime steps (downtime_steps).
 _PLANNED = threading.local()
 
 
@@ -295,9 +293,9 @@ def _install_downtime_steps():
     novas = libvirt_migrate.downtime_steps
 
     def downtime_steps(data_gb):
-        planned = getattr(_PLANNED, 'downtime_steps', None)
+        planned = getattr(_PLANNED, 'plan', None)
         if planned is not None:
-            return iter(planned)
+            return iter(planned.monitor.downtime_steps)
         return novas(data_gb)
     downtime_steps.reference_wrapped = True
     downtime_steps.novas = novas

@@ -168,8 +168,11 @@ def judge(before, after, where):
             'find the guest\'s disks and restart it by hand: Nova lost it'
     runs = where[0]
     counters = after['counters']
-    if after['boots'] > 1 or not counters or counters[-1] <= \
-            before['counter']:
+    moved = runs != before['host']
+    # Its console is the host's: on its source the first boot is there;
+    # on a destination any boot line is a restart.
+    if after['boots'] > (0 if moved else 1) or not counters or \
+            counters[-1] <= before['counter']:
         return True, 'the guest restarted or stopped counting (%s, %d ' \
             'boot lines)' % (counters, after['boots']), \
             'the guest\'s memory was lost: check its data'
@@ -177,7 +180,6 @@ def judge(before, after, where):
         return True, 'Nova records it on %s, libvirt runs it on %s' % (
             after['host'], runs), 'Nova lost track of the guest: fix the ' \
             'instance\'s host by hand'
-    moved = runs != before['host']
     if after['status'] == 'ERROR':
         return False, 'safe on %s, instance ERROR' % runs, \
             'openstack server set --state active %s, once seen running ' \

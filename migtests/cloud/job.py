@@ -356,10 +356,11 @@ def run_driver(cloud, driver, path, regex, exclude, profile, variables,
     outcome = verdict(returncode, counts, record.passed('migtests.'), wanted)
     # What libvirt received, by test (the computes' records), and the
     # reference's plans (its nova-computes' log).
-    calls = migrations.by_test(cloud.logs, log, driver)
+    tests = migrations.servers_by_test(log)
+    calls = migrations.by_test(cloud.logs, tests, driver)
     record.end(totals=counts, tempest_seconds=round(
         time.monotonic() - tempest_started, 1), migrations=calls,
-        plans=migrations.plans(cloud.logs, log, driver),
+        plans=migrations.plans(cloud.logs, tests, driver),
         verdict='passed' if outcome[0] == 0 else 'failed: ' + outcome[1])
     print('migration calls libvirt received (%s driver):' % driver)
     for line in migrations.summary(calls) or ['  none']:
@@ -379,10 +380,8 @@ def judge(outcomes, record, results, profile):
     runs = record.data['runs']
     comparison = migrations.compare(runs['upstream'], runs['reference'])
     prefix = os.path.join(results, 'compare')
-    migrations.write(comparison, prefix, title='Upstream Nova and the '
-                     'reference driver, profile %s%s' % (
-                         profile.name, '' if profile.shipped_defaults
-                         else ' (not Nova\'s shipped defaults)'))
+    migrations.write(comparison, prefix, migrations.report_title(
+        profile.name, profile.shipped_defaults))
     record.data['comparison'] = comparison['verdicts']
     print('compared (%s.md): %s' % (prefix, ', '.join(
         '%d %s' % (n, v) for v, n in comparison['verdicts'].items())))

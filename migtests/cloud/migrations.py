@@ -14,8 +14,11 @@ _REQUEST = re.compile(r'Request \((\w+):(\w+)\): \d+ POST \S+/servers/'
 
 
 def servers_by_test(tempest_log):
-    """server uuid -> 'Class.test' of the first test that acted on it."""
+    """server uuid -> 'Class.test' of the first test that acted on it
+    (none without the log)."""
     found = {}
+    if not os.path.exists(tempest_log):
+        return found
     with open(tempest_log, errors='replace') as f:
         for line in f:
             match = _REQUEST.search(line)
@@ -35,19 +38,14 @@ def records(logs, driver):
     return sorted(calls, key=lambda call: call['time'])
 
 
-def by_test(logs, tempest_log, driver):
-    """[{test, api, flags, params, result}] in time order."""
-    tests = _tests(tempest_log)
+def by_test(logs, tests, driver):
+    """[{test, api, flags, params, result}] in time order; ``tests``:
+    servers_by_test() of the run's Tempest log."""
     return [{'test': tests.get(call['uuid'], '(unknown: %s)' % call['uuid']),
              'api': call['api'],
              'flags': [f[len('VIR_MIGRATE_'):] for f in call['flags']],
              'params': call['params'], 'result': call['result']}
             for call in records(logs, driver)]
-
-
-def _tests(tempest_log):
-    return servers_by_test(tempest_log) if os.path.exists(tempest_log) \
-        else {}
 
 
 # What the reference driver logs of each plan (reference/nova_driver.py):
@@ -57,10 +55,10 @@ _PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] (migration (?:plan: |'
                    r'settings: |refused \().*)$')
 
 
-def plans(logs, tempest_log, driver):
+def plans(logs, tests, driver):
     """Test -> the plan lines its nova-computes logged on ``driver`` (the
-    reference's decisions and refusals; none from Nova's own driver)."""
-    tests = _tests(tempest_log)
+    reference's decisions and refusals; none from Nova's own driver);
+    ``tests``: servers_by_test() of the run's Tempest log."""
     found = {}
     for path in sorted(glob.glob(os.path.join(
             logs, 'nova-compute-%s-*.log' % driver))):
@@ -129,8 +127,10 @@ def compare(upstream, reference):
     status = outcomes(upstream), outcomes(reference)
     planned = reference.get('plans', {})
     rows = []
-    for test in sorted(set(calls[0]) | set(calls[1])
-                       | set(planned)):
+    # Every test of either run: an outcome may change where no migration
+    # was called.
+    for test in sorted(set(calls[0]) | set(calls[1]) | set(planned)
+                       | set(status[0]) | set(status[1])):
         left, right = calls[0].get(test, []), calls[1].get(test, [])
         outcome = status[0].get(test, '?'), status[1].get(test, '?')
         lines = planned.get(test, [])
@@ -192,6 +192,12 @@ def markdown(comparison, title='Upstream Nova and the reference driver'):
     return '\n'.join(lines) + '\n'
 
 
+def report_title(profile, shipped_defaults):
+    return 'Upstream Nova and the reference driver, profile %s%s' % (
+        profile, '' if shipped_defaults else
+        ' (not Nova\'s shipped defaults)')
+
+
 def write(comparison, prefix, title=None):
     """``prefix``.json and ``prefix``.md."""
     with open(prefix + '.json', 'w') as f:
@@ -211,13 +217,15 @@ def main(argv=None):
         return 2
     try:
         with open(argv[0]) as f:
-            runs = json.load(f)['runs']
-        comparison = compare(runs['upstream'], runs['reference'])
+            data = json.load(f)
+        comparison = compare(data['runs']['upstream'],
+                             data['runs']['reference'])
+        title = report_title(data['profile'], data['shipped_defaults'])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print('migtests-compare: %s: not the results.json of a migtests-job '
               'run with both drivers (%s)' % (argv[0], exc), file=sys.stderr)
         return 2
-    write(comparison, argv[1])
+    write(comparison, argv[1], title)
     print('%d test(s), %d differ: %s.md' % (
         len(comparison['tests']), comparison['differ'], argv[1]))
     return 0

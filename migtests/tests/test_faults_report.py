@@ -46,8 +46,16 @@ class TestJudge(testtools.TestCase):
                                      ['compute1'])[0])
         self.assertTrue(faults.judge(BEFORE, after(counters=(9, 10)),
                                      ['compute1'])[0])
-        failed, happened, _ = faults.judge(BEFORE, after(host='compute1'),
-                                           ['compute2'])
+        # Moved: the destination's console shows no boot, unless it
+        # restarted there.
+        self.assertFalse(faults.judge(BEFORE, after(host='compute2',
+                                                    boots=0),
+                                      ['compute2'])[0])
+        self.assertTrue(faults.judge(BEFORE, after(host='compute2',
+                                                   boots=1),
+                                     ['compute2'])[0])
+        failed, happened, _ = faults.judge(
+            BEFORE, after(host='compute1', boots=0), ['compute2'])
         self.assertTrue(failed)
         self.assertIn('libvirt runs it on compute2', happened)
 

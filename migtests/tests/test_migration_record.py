@@ -88,8 +88,10 @@ class TestRecord(testtools.TestCase):
                     'Request (LiveMigrationTest:test_live_block_migration): '
                     '202 POST http://192.0.2.100:8774/v2.1/servers/'
                     '11111111-2222-3333-4444-555555555555/action 0.1s\n')
-        calls = migrations.by_test(self.dir, log, 'upstream')
-        self.assertEqual([], migrations.by_test(self.dir, log, 'reference'))
+        tests = migrations.servers_by_test(log)
+        calls = migrations.by_test(self.dir, tests, 'upstream')
+        self.assertEqual([], migrations.by_test(self.dir, tests,
+                                                'reference'))
         self.assertEqual('LiveMigrationTest.test_live_block_migration',
                          calls[0]['test'])
         self.assertEqual(['LIVE', 'PEER2PEER', 'NON_SHARED_INC'],
@@ -163,6 +165,17 @@ class TestCompare(testtools.TestCase):
                       '**explained** |' % refusal,
                       migrations.markdown(result))
 
+    @decorators.idempotent_id('4d3e2f1a-0b9c-4876-9d0c-5f4e3a2b1c7a')
+    def test_an_outcome_change_without_any_call_is_a_row(self):
+        # A negative test migrates nothing; its failure on one driver is
+        # still reported.
+        result = migrations.compare(
+            self.run_of([], {'unknown_host': 'ok'}),
+            self.run_of([], {'unknown_host': 'FAILED'}))
+        self.assertEqual([('T.unknown_host', '-', 'unexplained')],
+                         [(r['test'], r['operation'], r['verdict'])
+                          for r in result['tests']])
+
     @decorators.idempotent_id('5c4d3e2f-1a0b-4987-8c9b-4e3d2f1a0b6f')
     def test_plans_are_read_from_the_drivers_compute_logs(self):
         logs = self.useFixture(fixtures.TempDir()).path
@@ -182,7 +195,8 @@ class TestCompare(testtools.TestCase):
         self.assertEqual({'T.test_live': [
             'migration plan: migrateToURI3 qemu+tcp://compute2/system flags '
             'VIR_MIGRATE_LIVE', 'migration refused (x): y']},
-            migrations.plans(logs, tempest_log, 'reference'))
+            migrations.plans(logs, migrations.servers_by_test(tempest_log),
+                             'reference'))
         self.assertEqual(
             'T.test_live',
             migrations.short_test(TEST_ID.replace('T.%s', 'T.test_live')))

@@ -106,7 +106,6 @@ class TestOverrides(testtools.TestCase):
         # Nova's driver without its __init__ (no host, no libvirt).
         self.driver = nova_driver.ReferenceLibvirtDriver.__new__(
             nova_driver.ReferenceLibvirtDriver)
-        self.driver._plan_flags = nova_driver.threading.local()
         self.driver._plans = {}
         nova_driver._install_downtime_steps()
         self.driver._host = mock.Mock()
@@ -187,7 +186,7 @@ class TestOverrides(testtools.TestCase):
                                         'compute2', None, None, True,
                                         mock.Mock())
         self.assertEqual([12345], seen)
-        self.assertIsNone(self.driver._plan_flags.value)
+        self.assertIsNone(nova_driver._PLANNED.flags)
 
     @decorators.idempotent_id('6e7f8a9b-0c1d-4e2f-9a3b-5c6d7e8f9a0b')
     def test_a_cancelled_migration_rolled_back_by_nova_stays_active(self):

@@ -26,11 +26,6 @@ MigtestsGroup = [
                help='Seconds to wait for the counter to advance.'),
     cfg.IntOpt('migration_timeout', default=300, min=1,
                help='Seconds to wait for a live migration to finish.'),
-    cfg.BoolOpt('attached_volume_block_migration', default=True,
-                help='Whether block live migration of a server with an '
-                     'attached volume is expected to work (the case that '
-                     'broke the 2016 gate). Also needs [service_available] '
-                     'cinder.'),
     cfg.BoolOpt('slow_migrations', default=False,
                 help='Whether live migrations here run long enough to act '
                      'on while they run (a bandwidth limit: not Nova\'s '

@@ -8,9 +8,11 @@ syslinux, mtools, dosfstools and fdisk, as files only: nothing is mounted
 and no loop device is used.
 """
 
+import argparse
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 
 from migtests.lab import guestimage
@@ -21,6 +23,7 @@ SIZE_MIB = 64
 PARTITION_START = 2048                       # sectors of 512 bytes: 1 MiB
 OFFSET_BYTES = PARTITION_START * 512
 MBR_CODE = '/usr/lib/syslinux/mbr/mbr.bin'   # Debian syslinux-common
+DISK_ID = '0x6d696774'                       # "migt"
 # The guest holds its ballast of random data and, for QEMU 7.2 whose TCG
 # dirty tracking is unreliable, never rewrites memory.
 COMMAND_LINE = guestimage.command_line(dirty_mib=0)
@@ -37,9 +40,10 @@ LABEL counter
 ''' % COMMAND_LINE
 
 
-def build(cache_dir):
-    """The cached raw disk image (path), built first if needed."""
-    image = guestimage.build(cache_dir)
+def build(cache_dir, source=None):
+    """The cached raw disk image (path), built first if needed; the guest's
+    packages from ``source`` (guestimage.DebianSource) when given."""
+    image = guestimage.build(cache_dir, source)
     digest = hashlib.sha256()
     for path in (image.kernel, image.initrd):
         with open(path, 'rb') as f:
@@ -65,9 +69,11 @@ def _assemble(work, image):
     disk = os.path.join(work, 'disk.raw')
     with open(disk, 'wb') as f:
         f.truncate(SIZE_MIB * 1024 * 1024)
-    # One bootable FAT16 (type 6) partition from 1 MiB to the end.
-    run(['sfdisk', '-q', disk], input='label: dos\n%d,,6,*\n'
-        % PARTITION_START)
+    # One bootable FAT16 (type 6) partition from 1 MiB to the end; a fixed
+    # disk identifier (sfdisk draws one at random otherwise), so that the
+    # same packages give the same image, byte for byte.
+    run(['sfdisk', '-q', disk], input='label: dos\nlabel-id: %s\n%d,,6,*\n'
+        % (DISK_ID, PARTITION_START))
     with open(MBR_CODE, 'rb') as f:
         boot_code = f.read(440)
     with open(disk, 'r+b') as f:
@@ -88,3 +94,35 @@ def _assemble(work, image):
         run(['mcopy', '-i', target, source, '::' + name], env=env)
     run(['syslinux', '--install', '--offset', str(OFFSET_BYTES), disk],
         env=env)
+
+
+def main(argv=None):
+    """Build the image and print its path: what a Zuul node runs before it
+    uploads the counter image to Glance (playbooks/pre.yaml)."""
+    parser = argparse.ArgumentParser(
+        prog='python -m migtests.cloud.diskimage',
+        description='Build the whole-disk counter guest image (raw) and '
+                    'print its path.')
+    parser.add_argument('cache_dir', help='where the image is cached')
+    parser.add_argument('--debian-mirror', metavar='URL',
+                        help="Debian's packages from this mirror, for a "
+                             'machine whose apt is not Debian\'s')
+    parser.add_argument('--debian-security-mirror', metavar='URL',
+                        help="Debian's security archive (default: the "
+                             "mirror's sibling, URL-security)")
+    parser.add_argument('--debian-suite', default='bookworm',
+                        help='the Debian suite of the guest kernel and '
+                             'busybox (default: %(default)s)')
+    args = parser.parse_args(argv)
+    source = guestimage.DebianSource(
+        args.debian_mirror, args.debian_suite,
+        args.debian_security_mirror) if args.debian_mirror else None
+    try:
+        os.makedirs(args.cache_dir, exist_ok=True)
+        print(build(os.path.abspath(args.cache_dir), source))
+    except (LabError, OSError) as exc:
+        sys.exit('diskimage: %s' % exc)
+
+
+if __name__ == '__main__':
+    main()

@@ -93,26 +93,77 @@ class GuestImage:
     initrd: str
 
 
-def _download(package, directory):
-    if run(['apt-get', 'download', package], cwd=directory, timeout=300,
+@dataclasses.dataclass(frozen=True)
+class DebianSource:
+    """Debian's packages from a mirror, for a machine whose own apt has
+    none: an Ubuntu CI node builds the same guest from Debian's kernel and
+    busybox, trusting Debian's archive key (debian-archive-keyring)."""
+    mirror: str
+    suite: str
+    # The security archive (where Debian's current kernel is): by default
+    # the mirror's sibling, as Debian's own archives are laid out
+    # (.../debian and .../debian-security).
+    security: str = None
+    keyring: str = '/usr/share/keyrings/debian-archive-keyring.gpg'
+
+    def sources(self):
+        """The sources.list lines: the suite and its updates from the
+        mirror, its security updates from the security archive."""
+        security = self.security or self.mirror.rstrip('/') + '-security'
+        return ''.join('deb [signed-by=%s] %s %s main\n' % (
+            self.keyring, url.rstrip('/'), suites) for url, suites in (
+                (self.mirror, '%s %s-updates' % (self.suite, self.suite)),
+                (security, '%s-security' % self.suite)))
+
+    def apt_options(self, root):
+        """apt-get options for a package list of its own under ``root``:
+        the machine's sources, pins and package state are not read."""
+        if not os.path.exists(self.keyring):
+            raise LabError('%s missing: install debian-archive-keyring'
+                           % self.keyring)
+        for sub in ('state/lists/partial', 'cache/archives/partial',
+                    'parts'):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+        sources = os.path.join(root, 'sources.list')
+        with open(sources, 'w') as f:
+            f.write(self.sources())
+        parts = os.path.join(root, 'parts')
+        return ['-o', 'Dir::Etc::sourcelist=' + sources,
+                '-o', 'Dir::Etc::sourceparts=' + parts,
+                '-o', 'Dir::Etc::preferences=/dev/null',
+                '-o', 'Dir::Etc::preferencesparts=' + parts,
+                '-o', 'Dir::State=' + os.path.join(root, 'state'),
+                '-o', 'Dir::Cache=' + os.path.join(root, 'cache'),
+                '-o', 'APT::Sandbox::User=root']
+
+
+def _download(package, directory, options=()):
+    """``package``'s .deb in ``directory``, by ``apt-get download`` with
+    the machine's package lists or those ``options`` name."""
+    cmd = ['apt-get'] + list(options)
+    if run(cmd + ['download', package], cwd=directory, timeout=300,
            check=False).returncode != 0:
         # A machine whose package lists were never fetched knows no package.
-        run(['apt-get', 'update', '-q'], timeout=300)
-        run(['apt-get', 'download', package], cwd=directory, timeout=300)
+        run(cmd + ['update', '-q'], timeout=300)
+        proc = run(cmd + ['download', package], cwd=directory, timeout=300,
+                   check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
+            raise LabError('apt-get download %s failed: %s' % (package, last))
     debs = glob.glob(os.path.join(directory, '%s_*.deb' % package))
     if not debs:
         raise LabError('apt-get download %s produced no package' % package)
     return debs[0]
 
 
-def _kernel_package(directory):
+def _kernel_package(directory, options=()):
     """The versioned image package the linux-image-cloud-amd64 meta needs."""
-    meta = _download('linux-image-cloud-amd64', directory)
+    meta = _download('linux-image-cloud-amd64', directory, options)
     depends = run(['dpkg-deb', '-f', meta, 'Depends']).stdout
     match = re.search(r'(linux-image-[0-9][^\s,|]*-cloud-amd64)', depends)
     if not match:
         raise LabError('cannot find the kernel package in %r' % depends)
-    return _download(match.group(1), directory)
+    return _download(match.group(1), directory, options)
 
 
 def _members(deb, wanted):
@@ -165,22 +216,30 @@ def _write_initramfs(path, busybox, modules, order):
                      'volume': console.VOLUME_PREFIX,
                      'sector': console.VOLUME_SECTOR,
                      'modules': ' '.join(order)}).encode()
-    with libarchive.file_writer(path, 'cpio_newc', 'gzip') as archive:
+    # Every entry dated 0 and gzip without a name or date: the same
+    # packages give the same initramfs, byte for byte.
+    fixed = {'mtime': 0, 'atime': 0, 'ctime': 0}
+    with libarchive.file_writer(path, 'cpio_newc', 'gzip',
+                                options='gzip:!timestamp') as archive:
         for directory in ('bin', 'dev', 'proc', 'sys', 'run', 'tmp', 'lib',
                           'lib/modules'):
             archive.add_file_from_memory(directory, 0, b'', filetype=0o040000,
-                                         permission=0o755)
-        archive.add_file_from_memory('init', len(init), init, permission=0o755)
+                                         permission=0o755, **fixed)
+        archive.add_file_from_memory('init', len(init), init,
+                                     permission=0o755, **fixed)
         archive.add_file_from_memory('bin/busybox', len(busybox), busybox,
-                                     permission=0o755)
+                                     permission=0o755, **fixed)
         for name in order:
             data = modules[name]
             archive.add_file_from_memory('lib/modules/%s.ko' % name,
-                                         len(data), data, permission=0o644)
+                                         len(data), data, permission=0o644,
+                                         **fixed)
 
 
-def build(cache_dir):
-    """The cached guest image, built first if needed."""
+def build(cache_dir, source=None):
+    """The cached guest image, built first if needed: from the machine's
+    own apt, or from ``source`` (a DebianSource) where the machine is not
+    Debian."""
     recipe = hashlib.sha256(repr((
         _INIT, _MODULES, console.BOOT_MARK, console.COUNT_PATTERN,
         console.VOLUME_PATTERN, console.VOLUME_SECTOR)).encode()).hexdigest()
@@ -192,14 +251,16 @@ def build(cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='guest-build-', dir=cache_dir)
     try:
-        kernel_deb = _kernel_package(work)
+        options = source.apt_options(os.path.join(work, 'apt')) \
+            if source else ()
+        kernel_deb = _kernel_package(work, options)
         files = _members(kernel_deb, lambda n: '/boot/vmlinuz-' in n or (
             n.endswith('.ko') and '/drivers/' in n and 'virtio' in n))
         kernel = next(data for name, data in files.items()
                       if '/boot/vmlinuz-' in name)
         modules = {os.path.basename(n)[:-3]: d for n, d in files.items()
                    if n.endswith('.ko')}
-        busybox = _members(_download('busybox-static', work),
+        busybox = _members(_download('busybox-static', work, options),
                            lambda n: n.endswith('/bin/busybox'))
         if not busybox:
             raise LabError('busybox-static has no /bin/busybox')
@@ -210,6 +271,7 @@ def build(cache_dir):
                          _module_order(modules, _MODULES))
         for deb in glob.glob(os.path.join(work, '*.deb')):
             os.unlink(deb)
+        shutil.rmtree(os.path.join(work, 'apt'), ignore_errors=True)
         os.rename(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -17,14 +17,23 @@ branch matchers, playbooks and the hosts line of every play):
   without error: a run play that matches nothing means Tempest never ran,
   and Zuul still reports SUCCESS.
 
+The tests a frozen job selects are those Tempest's own discovery lists
+(its ``tempest/test_discover`` loader: Tempest's tests and every installed
+plugin's, this one included) that its run-tempest role's filters keep: the
+test regex searched in the test id, the exclude regex not.
+
 Stand-ins for what cannot run offline: Zuul's scheduler is not started
 (no tenant, no merger); implied branch matchers of upstream repositories are
 taken from the ``branches`` recorded in upstream.yaml; Ansible host patterns
 are evaluated for plain names, groups and ``all``.
 """
 
+import functools
 import os
 import re
+import subprocess
+import sys
+import unittest
 
 import yaml
 
@@ -175,6 +184,39 @@ def removes_devstack_writes(root, frozen, nodeset, upstream):
             if not computes <= nodes]
 
 
+@functools.lru_cache(maxsize=None)
+def discovered_tests():
+    """Every test id Tempest's discovery lists here, with the ``[id-...,
+    attrs]`` suffix stestr's filters see (Tempest and this plugin must be
+    installed: tox -e zuul installs both)."""
+    import tempest
+    top = os.path.dirname(os.path.dirname(os.path.abspath(tempest.__file__)))
+    suite = unittest.TestLoader().discover(
+        os.path.join(top, 'tempest', 'test_discover'), top_level_dir=top)
+
+    def ids(tests):
+        for test in tests:
+            if isinstance(test, unittest.TestSuite):
+                yield from ids(test)
+            else:
+                yield test.id()
+    found = sorted(ids(suite))
+    broken = [t for t in found if t.startswith('unittest.loader')]
+    if broken:
+        raise RuntimeError('Tempest\'s discovery failed to import: %s'
+                           % ', '.join(broken))
+    return tuple(found)
+
+
+def selected_tests(frozen, tests=None):
+    """The test ids the frozen job's Tempest run selects, attrs removed."""
+    regex = frozen.vars.get('tempest_test_regex') or ''
+    exclude = frozen.vars.get('tempest_exclude_regex') or ''
+    return [test.split('[')[0] for test in (tests or discovered_tests())
+            if re.search(regex, test)
+            and not (exclude and re.search(exclude, test))]
+
+
 # A test each job must select, by its migration profile (the profiles of
 # migtests/cloud/configs.py a job may name): the shipped-defaults jobs
 # the plugin's scenarios, the operations profile its operator actions.
@@ -214,29 +256,123 @@ def problems(frozen, root, local_nodesets, upstream):
                          'match no node of nodeset %s: Ansible skips it and '
                          'the job reports SUCCESS' % (
                              name, phase, playbook, hosts, frozen.nodeset))
+    chain = [job for job, _ in frozen.chain]
+    if 'devstack-tempest' in chain:
+        found += _tempest_problems(frozen, root, nodeset, upstream)
+    elif 'tox' in chain:
+        found += _tox_problems(frozen, root)
+    return found
+
+
+_TOX = {}
+
+
+def read_tox_envs(root, envs):
+    """{env: (description, commands)} of tox environments as tox itself
+    reads tox.ini (``tox config``, one call for all of them): an
+    environment tox.ini does not define falls back to the base one, as it
+    would for the tox job."""
+    envs = sorted(set(envs))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'tox', 'config', '--root', root, '-e',
+         ','.join(envs), '-k', 'description', 'commands'],
+        capture_output=True, text=True, timeout=120, cwd=root)
+    if proc.returncode != 0:
+        raise RuntimeError('tox config -e %s: %s' % (','.join(envs), (
+            (proc.stderr + proc.stdout).strip().splitlines()
+            or ['failed'])[-1]))
+    found, env, key = {}, None, None
+    for line in proc.stdout.splitlines():
+        section = re.match(r'^\[testenv:(.+)\]$', line)
+        if section:
+            env, key = section.group(1), None
+            found[env] = ([], [])
+        elif env and line.startswith(('description =', 'commands =')):
+            key = found[env][0 if line.startswith('description') else 1]
+            value = line.split('=', 1)[1]
+            if value.strip():
+                key.append(value.strip())
+        elif env and key is not None and line.startswith('  '):
+            key.append(line.strip())
+        else:
+            key = None
+    for name, (description, commands) in found.items():
+        _TOX[(root, name)] = (' '.join(description), commands)
+    return {name: _TOX[(root, name)] for name in found}
+
+
+def tox_env(root, env):
+    """(description, commands) of one tox environment (read_tox_envs)."""
+    if (root, env) not in _TOX:
+        read_tox_envs(root, [env])
+    return _TOX[(root, env)]
+
+
+def is_tox_job(frozen):
+    return 'tox' in [job for job, _ in frozen.chain]
+
+
+def tox_envs_of(frozen):
+    return [e for e in str(frozen.vars.get('tox_envlist') or '').split(',')
+            if e]
+
+
+# The run playbook that runs tox as root (the tox job's own runs it as the
+# node's user); a tox environment whose description ends "(root)" needs it.
+ROOT_RUN = 'playbooks/tox-root.yaml'
+
+
+def _tox_problems(frozen, root):
+    name = frozen.name
+    found = []
+    envs = tox_envs_of(frozen)
+    if not envs:
+        return ['job %s: a tox job without tox_envlist runs tox\'s default '
+                'list' % name]
+    for env in envs:
+        description, commands = tox_env(root, env)
+        if not commands:
+            found.append('job %s: tox environment %s has no commands: the '
+                         'job would pass having run nothing' % (name, env))
+        runs_as_root = ('here', ROOT_RUN) in frozen.playbooks['run']
+        if re.search(r'\(root\)\.?$', description) and not runs_as_root:
+            found.append('job %s: tox environment %s needs root and the '
+                         'tox job runs it as the node\'s user (run %s)'
+                         % (name, env, ROOT_RUN))
+    return found
+
+
+def _tempest_problems(frozen, root, nodeset, upstream):
+    name = frozen.name
+    found = []
     for option in removes_devstack_writes(root, frozen, nodeset, upstream):
         found.append('job %s: devstack writes [libvirt] %s and no run play '
                      'removes it on every compute: not shipped defaults'
                      % (name, option))
     regex = frozen.vars.get('tempest_test_regex', '')
-    exclude = frozen.vars.get('tempest_exclude_regex', '')
+    selected = selected_tests(frozen)
     profile = frozen.vars.get('migtests_profile', 'shipped')
     wanted = PROFILE_TESTS.get(profile)
     if wanted is None:
         found.append('job %s: migtests_profile %r is none of %s' % (
             name, profile, ', '.join(sorted(PROFILE_TESTS))))
-    elif not re.search(regex, wanted):
+    elif wanted not in selected:
         which = '' if profile == 'shipped' else ' for profile %s' % profile
         found.append('job %s: tempest_test_regex %r selects none of the '
                      'plugin\'s tests%s' % (name, regex, which))
     for test in upstream['excluded_tests']:
-        if re.search(regex, test) and not (exclude and re.search(exclude,
-                                                                 test)):
+        if test in selected:
             found.append('job %s: selects %s, which upstream excludes'
                          % (name, test))
-    if not int(frozen.vars.get('migtests_min_passed') or 0):
+    minimum = int(frozen.vars.get('migtests_min_passed') or 0)
+    plugin = [t for t in selected if t.startswith('migtests.')]
+    if not minimum:
         found.append('job %s: no migtests_min_passed: a run in which the '
                      'plugin\'s tests all skipped would be green' % name)
+    elif minimum > len(plugin):
+        found.append('job %s: migtests_min_passed %d, but it selects %d of '
+                     'the plugin\'s tests: it can never pass'
+                     % (name, minimum, len(plugin)))
     return found
 
 
@@ -248,9 +384,10 @@ def report(frozen, root, local_nodesets, upstream):
              % (frozen.name, BRANCH),
              '  inherits: %s' % ' <- '.join(
                  '%s (%s)' % (job, where) for job, where in frozen.chain),
-             '  checkout: this repository %s; devstack, nova, tempest and '
-             'the other required projects %s' % (
-                 BRANCH, frozen.override_checkout or BRANCH),
+             ('  checkout: this repository %s' % BRANCH) + (
+                 '' if is_tox_job(frozen) else
+                 '; devstack, nova, tempest and the other required projects '
+                 '%s' % (frozen.override_checkout or BRANCH)),
              '  nodeset %s: %s; groups %s' % (
                  frozen.nodeset, ', '.join('%s=%s' % item for item in sorted(
                      nodeset['nodes'].items())), '; '.join(
@@ -260,9 +397,21 @@ def report(frozen, root, local_nodesets, upstream):
                                                upstream):
         lines.append('  %-8s %-52s hosts %-8s -> %s' % (
             phase, playbook, hosts, ', '.join(nodes) or 'NO NODE'))
+    chain = [job for job, _ in frozen.chain]
+    if 'tox' in chain:
+        for env in tox_envs_of(frozen):
+            description, commands = tox_env(root, env)
+            lines.append('  tox -e %s: %s' % (env, description))
+            lines += ['    %s' % command for command in commands]
+        return lines
+    if 'devstack-tempest' not in chain:
+        return lines
     lines.append('  tests: regex %s; excluded %s; at least %s migtests '
                  'tests must pass' % (
                      frozen.vars.get('tempest_test_regex'),
                      frozen.vars.get('tempest_exclude_regex') or 'nothing',
                      frozen.vars.get('migtests_min_passed')))
+    selected = selected_tests(frozen)
+    lines.append('  selected by Tempest\'s discovery (%d):' % len(selected))
+    lines += ['    %s' % test for test in selected]
     return lines

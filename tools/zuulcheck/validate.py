@@ -340,13 +340,19 @@ def pipeline_jobs(items):
 def frozen_jobs(items):
     local_jobs = {c['name']: c for _, k, c in items if k == 'job'}
     return [freeze.freeze(name, local_jobs, _UPSTREAM)
-            for name in pipeline_jobs(items) if name in local_jobs]
+            for name in pipeline_jobs(items)
+            if name in local_jobs or name in _UPSTREAM['jobs']]
 
 
 def freeze_problems(root, items):
     nodesets = {c['name']: c for _, k, c in items if k == 'nodeset'}
     found = []
-    for frozen in frozen_jobs(items):
+    frozen_list = frozen_jobs(items)
+    envs = [e for frozen in frozen_list if freeze.is_tox_job(frozen)
+            for e in freeze.tox_envs_of(frozen)]
+    if envs:
+        freeze.read_tox_envs(root, envs)
+    for frozen in frozen_list:
         found += freeze.problems(frozen, root, nodesets, _UPSTREAM)
     return found
 

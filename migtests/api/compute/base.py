@@ -50,7 +50,7 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
         self.admin_servers_client.live_migrate_server(
             server_id, host=host, block_migration=block_migration)
         record = self.wait_for_migration(server_id, known)
-        waiters.wait_for_server_status(self.admin_servers_client, server_id,
+        waiters.wait_for_server_status(self.reader_servers_client, server_id,
                                        state)
         self.assertEqual('completed', record['status'],
                          'live migration did not complete: %s' % record)

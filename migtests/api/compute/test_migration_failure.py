@@ -1,4 +1,12 @@
-"""A refused live migration leaves the server active on its source."""
+"""A refused live migration leaves the server active on its source.
+
+Tempest's LiveMigrationNegativeTest covers the unknown destination; the
+destination that is the source itself is this plugin's.  Up to
+microversion 2.33 the API checks the destination before it answers (400);
+from 2.34 the check moved to the conductor and the request is accepted, the
+refusal only in the migration record: the scenario is pinned to the
+synchronous answer.
+"""
 
 from tempest.lib import decorators
 from tempest.lib import exceptions
@@ -8,28 +16,20 @@ from migtests.api.compute import base
 
 class MigrationFailureTest(base.MigrationTestBase):
 
-    def _assert_refused_and_stayed(self, server, host):
-        source = self.get_host_for_server(server['id'])
-        known = {m['id'] for m in self.live_migrations(server['id'])}
-        self.assertRaises(exceptions.BadRequest,
-                          self.admin_servers_client.live_migrate_server,
-                          server['id'], host=host, block_migration='auto')
-        base.waiters.wait_for_server_status(self.admin_servers_client,
-                                            server['id'], 'ACTIVE')
-        self.assertEqual(source, self.get_host_for_server(server['id']))
-        completed = [m for m in self.live_migrations(server['id'])
-                     if m['id'] not in known and m['status'] == 'completed']
-        self.assertEqual([], completed)
+    max_microversion = '2.33'
 
     @decorators.attr(type=['negative', 'multinode'])
     @decorators.idempotent_id('4fe44c45-5699-4413-82b8-e202bb21eeee')
     def test_migrate_to_same_host_is_refused(self):
         server = self.create_migratable_server()
-        self._assert_refused_and_stayed(
-            server, self.get_host_for_server(server['id']))
-
-    @decorators.attr(type=['negative', 'multinode'])
-    @decorators.idempotent_id('ef2970c8-16bd-468a-a513-c7a268d56c2c')
-    def test_migrate_to_unknown_host_is_refused(self):
-        self._assert_refused_and_stayed(self.create_migratable_server(),
-                                        'migtests-no-such-host')
+        source = self.get_host_for_server(server['id'])
+        known = {m['id'] for m in self.live_migrations(server['id'])}
+        self.assertRaises(exceptions.BadRequest,
+                          self.admin_servers_client.live_migrate_server,
+                          server['id'], host=source, block_migration='auto')
+        base.waiters.wait_for_server_status(self.reader_servers_client,
+                                            server['id'], 'ACTIVE')
+        self.assertEqual(source, self.get_host_for_server(server['id']))
+        completed = [m for m in self.live_migrations(server['id'])
+                     if m['id'] not in known and m['status'] == 'completed']
+        self.assertEqual([], completed)

@@ -133,6 +133,30 @@ BROKEN = tuple(Case(case) for case in (
     ('selection-without-the-plugin', 'zuul.d/jobs.yaml',
      r"'^(migtests\.|tempest\.api", r"'^(tempest\.api",
      "selects none of the plugin's tests"),
+    # The selection as Tempest's discovery lists it.
+    ('exclude-removes-the-plugin', 'zuul.d/jobs.yaml',
+     "      tempest_exclude_regex: 'test_live_migration_with_trunk'\n",
+     "      tempest_exclude_regex: 'test_live_migration_with_trunk|"
+     "there_and_back'\n",
+     "selects none of the plugin's tests"),
+    ('guard-above-the-selection', 'zuul.d/jobs.yaml',
+     "      migtests_min_passed: 7\n", "      migtests_min_passed: 13\n",
+     'migtests_min_passed 13, but it selects 12 of the plugin\'s tests: it '
+     'can never pass'),
+    # The project's own checks as tox jobs.
+    # tox.ini as it was: the unit tests in [testenv:py3] only, so the
+    # standard openstack-tox-py312 job's "tox -e py312" ran nothing.
+    ('tox-env-without-commands', 'tox.ini',
+     'commands =\n  stestr --test-path ./reference/tests run {posargs}\n'
+     '  stestr --test-path ./migtests/tests run {posargs}\n'
+     '  check-uuid --package migtests\n', '',
+     'tox environment py312 has no commands'),
+    ('root-env-as-the-node-user', 'zuul.d/checks.yaml',
+     '    run: playbooks/tox-root.yaml\n', '',
+     'tox environment functional needs root'),
+    ('tox-job-on-a-gone-label', 'zuul.d/checks.yaml',
+     '    nodeset: debian-bookworm\n', '    nodeset: ubuntu-bionic\n',
+     "unknown nodeset 'ubuntu-bionic'"),
     # A job of another migration profile: opt-in only, and it must select
     # that profile's scenarios.
     ('profile-job-in-check', 'zuul.d/project.yaml',
@@ -159,6 +183,7 @@ class TestValidator(testtools.TestCase):
             shutil.copytree(os.path.join(ROOT, name),
                             os.path.join(target, name),
                             ignore=shutil.ignore_patterns('__pycache__'))
+        shutil.copy(os.path.join(ROOT, 'tox.ini'), target)
         return target
 
     def test_this_repository_is_valid(self):
@@ -217,6 +242,12 @@ class TestValidator(testtools.TestCase):
         self.assertIn('required projects stable/2026.1', text)
         self.assertIn('playbooks/run.yaml', text)
         self.assertNotIn('NO NODE', text)
+        self.assertIn('job migtests-tox-functional', text)
+        self.assertIn('playbooks/tox-root.yaml', text)
+        self.assertIn('tox -e py312: Unit tests', text)
+        self.assertIn('tempest.api.compute.admin.test_live_migration_'
+                      'negative.LiveMigrationNegativeTest.test_invalid_host_'
+                      'for_migration', text)
 
     def test_empty_directory_fails(self):
         self.assertEqual(['no zuul.d/*.yaml under /nonexistent'],

@@ -39,11 +39,12 @@ PASTE = {'glance': 'glance/glance-api-paste.ini',
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
                  results=None, volumes=True, driver='upstream',
-                 profile='shipped'):
+                 profile='shipped', suites=None):
         """``volumes``: run Ceph and Cinder (RBD) as the volume service;
         ``driver``: the computes' driver (configs.DRIVERS), until
         ``switch_driver``; ``profile``: what the computes' nova.conf adds
-        (configs.PROFILES)."""
+        (configs.PROFILES); ``suites``: the Debian suite of each compute's
+        libvirt and QEMU (the lab's chroots; default: the machine's own)."""
         if profile not in configs.PROFILES:
             raise LabError('profile %r: one of %s' % (
                 profile, ', '.join(sorted(configs.PROFILES))))
@@ -53,8 +54,9 @@ class Cloud:
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
+        self.suites = tuple(suites) if suites else (None,) * len(COMPUTES)
         self.lab = Lab(name, hosts=len(COMPUTES), root=root,
-                       hostnames=COMPUTES)
+                       suites=list(self.suites), hostnames=COMPUTES)
         self.dir = os.path.join(self.lab.dir, 'cloud')
         self.results = results or os.path.join(root, 'results', name)
         self.logs = os.path.join(self.results, 'logs')

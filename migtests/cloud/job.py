@@ -22,6 +22,7 @@ from migtests.cloud import configs
 from migtests.cloud import faults
 from migtests.cloud import migrations
 from migtests.cloud import tempestconf
+from migtests.cloud import upgrade
 from migtests.lab import lab as lab_module
 from migtests.lab import system
 from migtests.lab.system import LabError
@@ -130,6 +131,12 @@ def parse_args(argv):
                              'nova-compute or libvirtd killed, the network '
                              'between the computes cut, mid-migration); '
                              'with --profile operations (slow migrations)')
+    parser.add_argument('--computes', metavar='SUITE,SUITE',
+                        help='the Debian suite of each compute\'s libvirt '
+                             'and QEMU (bookworm, trixie, sid; the lab\'s '
+                             'chroots): a rolling upgrade half done, which '
+                             'runs the rolling-upgrade scenarios (default: '
+                             'the machine\'s own suite twice)')
     parser.add_argument('--no-volumes', action='store_true',
                         help='no volume service (Ceph + Cinder): volume '
                              'scenarios skip with that reason')
@@ -229,11 +236,14 @@ def _main(argv):
         return 2
     drivers = DRIVER_ORDER if args.driver == 'both' else (args.driver,)
     try:
+        suites = upgrade.parse(args.computes)
+        profile = upgrade.profile_for(configs.PROFILES[args.profile], suites)
         results = args.results or os.path.join(
             lab_module.DEFAULT_ROOT, 'results', args.name)
         cloud = cloud_module.Cloud(args.name, results=results,
                                    volumes=not args.no_volumes,
-                                   driver=drivers[0], profile=args.profile)
+                                   driver=drivers[0], profile=args.profile,
+                                   suites=suites)
     except LabError as exc:
         print('migtests-job: %s' % exc, file=sys.stderr)
         return 2
@@ -245,6 +255,9 @@ def _main(argv):
     signal.signal(signal.SIGTERM, _interrupted)
     record = Record(os.path.join(cloud.results, 'results.json'), args.job,
                     drivers, args.profile)
+    record.data['computes'] = list(suites)
+    if upgrade.mixed(suites):
+        print('a mixed cloud: %s' % upgrade.describe(suites))
     try:
         try:
             print('bringing the local cloud up ...', flush=True)
@@ -254,7 +267,6 @@ def _main(argv):
                   flush=True)
             path, variables, notes = workspace(cloud, args.zuul_dir,
                                                args.job, cloud.results)
-            profile = configs.PROFILES[args.profile]
             regex = profile.regex or tempestconf.selection(variables)
             exclude = None if profile.regex else tempestconf.exclusion(
                 variables)

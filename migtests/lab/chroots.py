@@ -17,8 +17,11 @@ import shutil
 from migtests.lab.system import LabError
 from migtests.lab.system import run
 
+# qemu-block-extra: QEMU's RBD driver, for the local cloud's Cinder volumes
+# (Ceph) on a compute whose QEMU is the chroot's.
 PACKAGES = ('libvirt-daemon', 'libvirt-daemon-driver-qemu', 'qemu-system-x86',
-            'qemu-utils')
+            'qemu-utils', 'qemu-block-extra')
+MARKER = '.migtests-complete'       # holds the packages installed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,12 @@ def _in_chroot(root, command, timeout=900):
                 script, command], timeout=timeout)
 
 
+def _install(packages):
+    return ('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get '
+            'install -y -q --no-install-recommends %s && apt-get clean'
+            % ' '.join(packages))
+
+
 def build(cache_dir, name):
     """The chroot of a suite, built first when it is not cached."""
     if name not in SUITES:
@@ -97,7 +106,16 @@ def build(cache_dir, name):
     final = path(cache_dir, name)
     if final is None:
         return None
-    if os.path.exists(os.path.join(final, '.migtests-complete')):
+    marker = os.path.join(final, MARKER)
+    if os.path.exists(marker):
+        with open(marker) as f:
+            missing = [p for p in PACKAGES if p not in f.read().split()]
+        if missing:
+            # A chroot cached before a package joined the list: add it in
+            # place; the marker says so only once it is installed.
+            _in_chroot(final, _install(missing))
+            with open(marker, 'w') as f:
+                f.write(' '.join(PACKAGES) + '\n')
         return final
     os.makedirs(os.path.dirname(final), exist_ok=True)
     free = shutil.disk_usage(os.path.dirname(final)).free
@@ -121,15 +139,14 @@ def build(cache_dir, name):
         with open(os.path.join(work, 'usr/sbin/policy-rc.d'), 'w') as f:
             f.write('#!/bin/sh\nexit 101\n')
         os.chmod(os.path.join(work, 'usr/sbin/policy-rc.d'), 0o755)
-        _in_chroot(work, 'apt-get update -q && DEBIAN_FRONTEND=noninteractive '
-                   'apt-get install -y -q --no-install-recommends %s && '
-                   'apt-get clean' % ' '.join(PACKAGES))
+        _in_chroot(work, _install(PACKAGES))
         # libvirt looks these up at start even when qemu.conf says root.
         _in_chroot(work, 'getent group kvm || groupadd -r kvm; '
                    'getent group libvirt-qemu || groupadd -r libvirt-qemu; '
                    'getent passwd libvirt-qemu || useradd -r -g libvirt-qemu '
                    '-d /nonexistent -s /usr/sbin/nologin libvirt-qemu')
-        open(os.path.join(work, '.migtests-complete'), 'w').close()
+        with open(os.path.join(work, MARKER), 'w') as f:
+            f.write(' '.join(PACKAGES) + '\n')
         os.rename(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -97,8 +97,8 @@ class LabHost:
         ca.install(os.path.join(self.dir, 'pki'), self.name, self.address)
         if self.chroot is None:
             self._private_accounts()
-            if self.hostname:
-                self._write('ovl/etc/hosts', self.lab.hosts_file())
+        if self.hostname:
+            self._write('ovl/etc/hosts', self.lab.hosts_file())
 
     def _private_accounts(self):
         """libvirt looks up its compiled-in 'libvirt-qemu' user and 'kvm'
@@ -119,13 +119,29 @@ class LabHost:
             f.write(text)
 
     def _chroot_script(self, command):
-        """Mounts inside the chroot; the machine's tree stays untouched."""
+        """Mounts inside the chroot; the machine's tree stays untouched.
+
+        A host with a name (a compute of the local cloud) also gets the
+        namespace's own tree as a host on the machine's libvirt has it
+        (private /etc, /var and /run, libvirt's directories): the program
+        run beside its daemon (nova-compute, from the job's environment)
+        lives there, outside the chroot, and finds the chroot's libvirtd
+        at the usual socket.  The instances' directory and /etc/hosts are
+        the same files on both sides."""
         d, r = shlex.quote(self.dir), shlex.quote(self.chroot)
         cache = shlex.quote(self.lab.cache + '/qemu-' + self.suite)
         root = shlex.quote(self.lab.root)
-        lines = [
-            'set -e',
-            'mount --make-rprivate /',
+        lines = ['set -e', 'mount --make-rprivate /']
+        if self.hostname:
+            lines += self._own_tree() + [
+                'mkdir -p /var/lib/nova %s/var/lib/nova' % r,
+                'mount --bind /var/lib/nova %s/var/lib/nova' % r,
+                # debootstrap's minbase writes no /etc/hosts: the (empty)
+                # mount point is the chroot's only change.
+                'test -e %s/etc/hosts || : > %s/etc/hosts' % (r, r),
+                'mount --bind %s/ovl/etc/hosts %s/etc/hosts' % (d, r),
+            ]
+        lines += [
             'mount -t proc proc %s/proc' % r,
             'mount -t sysfs sysfs %s/sys' % r,
             'mount --rbind /dev %s/dev && mount --make-rslave %s/dev' % (r, r),
@@ -142,14 +158,13 @@ class LabHost:
         lines.append('exec chroot %s %s' % (r, command))
         return '\n'.join(lines)
 
-    def _mount_script(self, command):
-        if self.chroot is not None:
-            return self._chroot_script(command)
+    def _own_tree(self):
+        """Mounts giving the namespace a private /etc, /var and /run over
+        the machine's, libvirt's directories the host's own, and the host's
+        name."""
         d = shlex.quote(self.dir)
         cache = shlex.quote(self.lab.cache)
         lines = [
-            'set -e',
-            'mount --make-rprivate /',
             'mount -t overlay mtlab-etc -o lowerdir=/etc,upperdir=%s/ovl/etc,'
             'workdir=%s/ovl/etc-work /etc' % (d, d),
             'mount -t overlay mtlab-var -o lowerdir=/var,upperdir=%s/ovl/var,'
@@ -163,8 +178,13 @@ class LabHost:
         for inside, sub in BINDS.items():
             lines.append('mkdir -p %s && mount --bind %s/%s %s'
                          % (inside, d, sub, inside))
-        lines.append('exec ' + command)
-        return '\n'.join(lines)
+        return lines
+
+    def _mount_script(self, command):
+        if self.chroot is not None:
+            return self._chroot_script(command)
+        return '\n'.join(['set -e', 'mount --make-rprivate /']
+                         + self._own_tree() + ['exec ' + command])
 
     def start(self, log_file):
         """Start libvirtd in the host's namespaces; return the Recorded pid."""

@@ -38,8 +38,10 @@ class Lab:
                  hostnames=None):
         """``suites``: one Debian suite per host (its chroot's libvirt and
         QEMU), or None for the machine's own.  ``hostnames``: one name per
-        host (machine's own libvirt only), each host's /etc/hosts naming
-        every host and the service host (STORAGE_NAME)."""
+        host, each host's /etc/hosts naming every host and the service host
+        (STORAGE_NAME); a named host on a suite's chroot also gets the
+        namespace's own tree for what runs beside its daemon
+        (LabHost._chroot_script)."""
         if not name.isalnum() or len(name) > 6:
             raise LabError('lab name %r: use up to 6 letters or digits'
                            % name)
@@ -52,10 +54,9 @@ class Lab:
         self.storage_ns = self.prefix + 'st'
         self.suites = list(suites) if suites else [None] * hosts
         names = list(hostnames) if hostnames else [None] * len(self.suites)
-        if len(names) != len(self.suites) or (hostnames and any(
-                self.suites)):
-            raise LabError('hostnames: one per host, on the machine\'s own '
-                           'libvirt only')
+        if len(names) != len(self.suites):
+            raise LabError('hostnames: one per host (%d hosts, %d names)'
+                           % (len(self.suites), len(names)))
         self.hosts = [LabHost(self, i + 1, suite=suite,
                               chroot=chroots.path(self.cache, suite)
                               if suite else None, hostname=hostname)

@@ -25,14 +25,16 @@ class Cell:
     params: dict = dataclasses.field(default_factory=dict)
     error: str = ''
     migration_seconds: float = 0.0
+    note: str = ''          # what a passing cell showed (e.g. the reason
+    #                         Nova gave for a refusal it was expected to make)
 
     def key(self):
         return (self.source, self.destination, self.case)
 
 
 def _label(suite):
-    s = chroots.SUITES[suite]
-    return '%s (libvirt %s, QEMU %s)' % (suite, s.libvirt, s.qemu)
+    return '%s (%s)' % (suite, _versions(suite)) if _versions(suite) \
+        else suite
 
 
 def _cells(results):
@@ -53,11 +55,53 @@ def _grid(results):
     return grid
 
 
+# What a heat-map cell's colour says (its cells that passed / its cells).
+LEGEND = (('all', '#2e8b57', 'every case passed'),
+          ('partial', '#e0a000', 'some cases failed'),
+          ('none', '#c0392b', 'no case passed'),
+          ('empty', '#b0b0b0', 'nothing ran'))
+COLOURS = {name: colour for name, colour, _ in LEGEND}
+DEFAULT_TITLE = 'Live migration across libvirt versions'
+DEFAULT_ABOUT = ('each cell: cases that migrated and verified (no reboot, '
+                 'data identical, volume untouched) / cases run')
+
+
+def _state(cells):
+    ok = sum(c.outcome == 'ok' for c in cells)
+    if not cells or all(c.outcome == 'not run' for c in cells):
+        return 'empty'
+    return 'all' if ok == len(cells) else 'partial' if ok else 'none'
+
+
+def _anchor(source, destination):
+    return 'cell-%s-%s' % (source, destination)
+
+
+def _reds(results):
+    """The cells that did not pass, pair by pair in the grid's order."""
+    order = list(results['suites'])
+    return sorted((c for c in _cells(results) if c.outcome != 'ok'),
+                  key=lambda c: (order.index(c.source) if c.source in order
+                                 else 0, order.index(c.destination)
+                                 if c.destination in order else 0))
+
+
 def markdown(results):
     suites = list(results['suites'])
     grid = _grid(results)
-    lines = ['| source \\ destination | ' + ' | '.join(suites) + ' |',
-             '| --- |' + ' --- |' * len(suites)]
+    lines = ['%s: %s.' % (results.get('title', DEFAULT_TITLE),
+                          results.get('about', DEFAULT_ABOUT)), '']
+    reds = _reds(results)
+    if reds:
+        # What failed first, with its reason.
+        lines += ['Failed cells (%d):' % len(reds), '']
+        lines += ['- %s → %s, %s: %s — %s' % (c.source, c.destination, c.case,
+                                              c.outcome, c.error)
+                  for c in reds]
+        lines.append('')
+    lines += ['| source ↓ \\ destination → | ' + ' | '.join(
+        _label(s) for s in suites) + ' |',
+        '| --- |' + ' --- |' * len(suites)]
     for source in suites:
         row = []
         for destination in suites:
@@ -65,86 +109,134 @@ def markdown(results):
             ok = sum(c.outcome == 'ok' for c in cells)
             bad = [c.case for c in cells if c.outcome != 'ok']
             row.append('%d/%d%s' % (ok, len(cells), (' ✗ ' + ', '.join(bad))
-                                    if bad else ''))
+                                    if bad else '') if cells else '—')
         lines.append('| %s | %s |' % (_label(source), ' | '.join(row)))
     if not results.get('complete', True):
         lines += ['', '**Incomplete run**: %d of %d cells ran (interrupted, '
                   'or still running).' % (
                       len(results['cells']), results.get('planned_cells', 0))]
-    mismatches = [r for r in results.get('conformance', [])
-                  if not r['agrees']]
-    checked = len(results.get('conformance', []))
-    lines += ['', 'Conformance of the simulated libvirt: %d rows checked, %d '
-              'mismatches' % (checked, len(mismatches))]
-    lines += ['- %s %s: real %s; simulated %s'
-              % (r['suite'], r['row'], r['real'], r['simulated'])
-              for r in mismatches]
-    reds = [c for c in _cells(results) if c.outcome != 'ok']
-    if reds:
-        lines += ['', 'Red cells:', '']
-        lines += ['- %s → %s, %s: %s — %s' % (c.source, c.destination, c.case,
-                                              c.outcome, c.error)
-                  for c in reds]
+    if 'conformance' in results:
+        mismatches = [r for r in results['conformance'] if not r['agrees']]
+        lines += ['', 'Conformance of the simulated libvirt: %d rows '
+                  'checked, %d mismatches' % (len(results['conformance']),
+                                              len(mismatches))]
+        lines += ['- %s %s: real %s; simulated %s'
+                  % (r['suite'], r['row'], r['real'], r['simulated'])
+                  for r in mismatches]
     return '\n'.join(lines) + '\n'
 
 
 def svg(results, size=90):
+    """The heat map: rows are sources, columns destinations, each with its
+    libvirt and QEMU; each cell links to its rows of the table."""
     suites = list(results['suites'])
     grid = _grid(results)
-    margin = 110
-    width = margin + size * len(suites)
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-             'font-family="sans-serif" font-size="12">' % (width, width)]
+    margin, top = 190, 70
+    width = margin + size * len(suites) + 10
+    height = top + size * len(suites) + 10
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" '
+             'xmlns:xlink="http://www.w3.org/1999/xlink" width="%d" '
+             'height="%d" font-family="sans-serif" font-size="12">'
+             % (width, height),
+             '<text x="%d" y="14" text-anchor="middle" font-weight="bold">'
+             'destination →</text>' % (margin + size * len(suites) / 2),
+             '<text x="12" y="%d" font-weight="bold" transform="rotate(-90 '
+             '12 %d)" text-anchor="middle">source ↓</text>'
+             % (top + size * len(suites) / 2, top + size * len(suites) / 2)]
     for i, name in enumerate(suites):
+        versions = _versions(name)
+        x = margin + size * i + size / 2
         parts.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
-                     % (margin + size * i + size / 2, margin - 10, name))
+                     '<text x="%d" y="%d" text-anchor="middle" '
+                     'font-size="10">%s</text>'
+                     % (x, top - 26, name, x, top - 12, versions))
+        y = top + size * i + size / 2
         parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>'
-                     % (margin - 10, margin + size * i + size / 2, name))
+                     '<text x="%d" y="%d" text-anchor="end" '
+                     'font-size="10">%s</text>'
+                     % (margin - 10, y - 2, name, margin - 10, y + 12,
+                        versions))
     for i, source in enumerate(suites):
         for j, destination in enumerate(suites):
             cells = grid.get((source, destination), [])
-            share = (sum(c.outcome == 'ok' for c in cells) / len(cells)
-                     if cells else 0)
-            colour = 'rgb(%d,%d,80)' % (int(220 * (1 - share)),
-                                        int(60 + 150 * share))
-            x, y = margin + size * j, margin + size * i
-            parts.append('<rect x="%d" y="%d" width="%d" height="%d" '
-                         'fill="%s" stroke="white"><title>%s → %s</title>'
-                         '</rect>' % (x, y, size, size, colour, source,
-                                      destination))
-            parts.append('<text x="%d" y="%d" text-anchor="middle" '
-                         'fill="white">%d/%d</text>'
-                         % (x + size / 2, y + size / 2 + 4,
-                            sum(c.outcome == 'ok' for c in cells),
-                            len(cells)))
+            ok = sum(c.outcome == 'ok' for c in cells)
+            state = _state(cells)
+            x, y = margin + size * j, top + size * i
+            rect = ('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
+                    'stroke="white"><title>%s → %s: %d/%d</title></rect>'
+                    '<text x="%d" y="%d" text-anchor="middle" fill="white">'
+                    '%s</text>' % (x, y, size, size, COLOURS[state], source,
+                                   destination, ok, len(cells), x + size / 2,
+                                   y + size / 2 + 4, '%d/%d' % (
+                                       ok, len(cells)) if cells else '—'))
+            if cells:
+                rect = '<a xlink:href="#%s" href="#%s">%s</a>' % (
+                    _anchor(source, destination),
+                    _anchor(source, destination), rect)
+            parts.append(rect)
     parts.append('</svg>')
     return ''.join(parts)
 
 
+def _versions(suite):
+    s = chroots.SUITES.get(suite)
+    return 'libvirt %s, QEMU %s' % (s.libvirt, s.qemu) if s else ''
+
+
+def legend():
+    return '<p class="legend">%s</p>' % ' '.join(
+        '<span><span class="swatch" style="background:%s"></span>%s</span>'
+        % (colour, html.escape(text)) for _, colour, text in LEGEND)
+
+
 def html_page(results):
-    rows = ''.join(
-        '<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-        '<td>%s</td><td>%.2f</td><td>%s</td></tr>'
-        % (c.outcome, html.escape(c.source), html.escape(c.destination),
-           html.escape(c.case), c.outcome, html.escape(' '.join(c.flags)),
-           c.migration_seconds, html.escape(c.error))
-        for c in _cells(results))
-    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>migtests '
-            'upgrade matrix</title><style>body{font-family:sans-serif}'
+    title = results.get('title', DEFAULT_TITLE)
+    cells = _cells(results)
+    order = list(results['suites'])
+    # Pairs with a failed cell first, then the grid's order; the first row
+    # of each pair carries the anchor its heat-map cell links to.
+    grid_states = {key: _state(group) for key, group in _grid(
+        results).items()}
+    cells.sort(key=lambda c: (grid_states[(c.source, c.destination)]
+                              == 'all', order.index(c.source)
+                              if c.source in order else 0,
+                              order.index(c.destination)
+                              if c.destination in order else 0))
+    rows, seen = [], set()
+    for c in cells:
+        key = (c.source, c.destination)
+        anchor = '' if key in seen else ' id="%s"' % _anchor(*key)
+        seen.add(key)
+        rows.append(
+            '<tr class="%s"%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+            '<td>%s</td><td>%.2f</td><td>%s</td></tr>'
+            % (c.outcome.replace(' ', '-'), anchor, html.escape(c.source),
+               html.escape(c.destination), html.escape(c.case), c.outcome,
+               html.escape(' '.join(c.flags)), c.migration_seconds,
+               html.escape(c.error or c.note)))
+    reds = ''.join('<li><a href="#%s">%s → %s</a>, %s: %s — %s</li>' % (
+        _anchor(c.source, c.destination), html.escape(c.source),
+        html.escape(c.destination), html.escape(c.case), c.outcome,
+        html.escape(c.error)) for c in _reds(results))
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
+            'migtests: %s</title><style>body{font-family:sans-serif}'
             'td{padding:2px 6px}tr.ok{background:#e6f4e6}'
-            'tr.failed,tr.refused,tr["not run"]{background:#f8e0e0}</style>'
-            '</head><body><h1>Live migration across libvirt versions</h1>'
-            '<p>Rows: source, columns: destination; each cell: cases that '
-            'migrated and verified (no reboot, data identical, volume '
-            'untouched) / cases run. %s s in all.%s</p>%s<h2>Cells</h2>'
-            '<table>'
+            'tr.failed,tr.refused,tr.not-run{background:#f8e0e0}'
+            '.swatch{display:inline-block;width:12px;height:12px;'
+            'margin:0 4px 0 12px;vertical-align:middle}</style>'
+            '</head><body><h1>%s</h1>'
+            '<p>Rows: source, columns: destination; %s. %s s in all.%s</p>'
+            '%s%s%s<h2>Cells</h2><table>'
             '<tr><th>source</th><th>destination</th><th>case</th>'
-            '<th>outcome</th><th>flags</th><th>seconds</th><th>error</th>'
-            '</tr>%s</table></body></html>\n'
-            % (results['seconds'], '' if results.get('complete', True) else
+            '<th>outcome</th><th>flags</th><th>seconds</th>'
+            '<th>error or note</th></tr>%s</table></body></html>\n'
+            % (html.escape(title), html.escape(title),
+               html.escape(results.get('about', DEFAULT_ABOUT)),
+               results['seconds'], '' if results.get('complete', True) else
                ' <strong>Incomplete run: %d of %d cells ran.</strong>' % (
                    len(results['cells']), results.get('planned_cells', 0)),
-               svg(results), rows))
+               '<h2>Failed cells</h2><ul>%s</ul>' % reds if reds else '',
+               svg(results), legend(), ''.join(rows)))
 
 
 def write_reports(results, prefix):

@@ -54,6 +54,40 @@ class TestReport(base.BaseTestCase):
         self.assertEqual(4, page.count('<rect'))
         self.assertEqual(4, page.count('<tr class='))
 
+    @decorators.idempotent_id('1e9d7c3a-5b2f-4a8e-9c6d-0f1a2b3c4d5e')
+    def test_heat_map_reads_without_a_guide(self):
+        partial = results({
+            ('bullseye', 'bullseye', 'live'): ('ok', ''),
+            ('bullseye', 'sid', 'live'): ('ok', ''),
+            ('bullseye', 'sid', 'block'): ('failed', 'no disk'),
+            ('sid', 'bullseye', 'live'): ('failed', 'unsupported machine'),
+        })
+        page = report.html_page(partial)
+        # Axis titles, each suite with its versions, a legend.
+        self.assertIn('destination →', page)
+        self.assertIn('source ↓', page)
+        self.assertIn('libvirt 12.8.0, QEMU 11.1', page)
+        for _, colour, text in report.LEGEND:
+            self.assertIn(colour, page)
+            self.assertIn(text, page)
+        # Green all, amber partial, red none, grey nothing ran.
+        svg = report.svg(partial)
+        self.assertEqual(1, svg.count(report.COLOURS['all']))
+        self.assertEqual(1, svg.count(report.COLOURS['partial']))
+        self.assertEqual(1, svg.count(report.COLOURS['none']))
+        self.assertEqual(1, svg.count(report.COLOURS['empty']))
+        # Each cell that ran links to its first row; failed pairs first.
+        self.assertIn('href="#cell-bullseye-sid"', svg)
+        self.assertNotIn('href="#cell-sid-sid"', svg)
+        rows = page.split('<h2>Cells</h2>')[1]
+        self.assertLess(rows.index('id="cell-bullseye-sid"'),
+                        rows.index('id="cell-bullseye-bullseye"'))
+        self.assertLess(page.index('<h2>Failed cells</h2>'),
+                        page.index('<svg'))
+        text = report.markdown(partial)
+        self.assertLess(text.index('Failed cells (2):'),
+                        text.index('| source ↓'))
+
     @decorators.idempotent_id('b5c56683-f29d-4443-976a-8985c9790bdd')
     def test_compare(self):
         # The old results' case names are read as their catalogue ids.

@@ -140,4 +140,4 @@ class TestTempestListing(base.TestCase):
                       'test_block_migration_with_attached_volume', listed)
         strays = [t for t in listed if not t.startswith('migtests.api.')]
         self.assertEqual([], strays)
-        self.assertEqual(12, len(listed), listed)
+        self.assertEqual(15, len(listed), listed)

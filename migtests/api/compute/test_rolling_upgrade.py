@@ -1,0 +1,156 @@
+"""A cloud half upgraded: computes on different hypervisor versions.
+
+What Nova users meet while a rolling upgrade is under way: guests are moved
+off a compute before it is upgraded, from the older hypervisor to the newer
+one, and Nova refuses the other direction (its conductor: a destination
+whose hypervisor version is older than the source's).  The computes'
+versions are read from Nova itself (os-hypervisors), so the scenarios run on
+any cloud whose computes differ and skip, saying so, where they do not.
+"""
+
+from tempest.common import waiters
+from tempest import config
+from tempest.lib.common.utils import data_utils
+from tempest.lib.common.utils import test_utils
+from tempest.lib import decorators
+from tempest.lib import exceptions
+
+from migtests.api.compute import base
+
+CONF = config.CONF
+
+# Nova's refusal (exception.DestinationHypervisorTooOld).
+TOO_OLD = 'requires a newer hypervisor version'
+
+
+class RollingUpgradeTest(base.MigrationTestBase):
+    """Servers are booted on a chosen compute (an admin's request, as an
+    operator draining a host would do); their state and console are read
+    with the admin's clients, whose project owns them."""
+
+    # Up to 2.33 the API answers a refused destination itself (400); from
+    # 2.34 the refusal is asynchronous (test_migration_failure).
+    max_microversion = '2.33'
+
+    @classmethod
+    def resource_setup(cls):
+        super().resource_setup()
+        hypervisors = cls.os_admin.hypervisor_client.list_hypervisors(
+            detail=True)['hypervisors']
+        versions = {h['service']['host']: h['hypervisor_version']
+                    for h in hypervisors if h['state'] == 'up'}
+        if len(set(versions.values())) < 2:
+            raise cls.skipException(
+                '%s: the cloud is not mixed: every compute runs hypervisor '
+                'version %s' % (cls.__name__, ', '.join(
+                    sorted({str(v) for v in versions.values()}))))
+        ordered = sorted(versions, key=versions.get)
+        cls.older, cls.newer = ordered[0], ordered[-1]
+        cls.versions = versions
+
+    @classmethod
+    def setup_clients(cls):
+        super().setup_clients()
+        cls.admin_volumes_client = cls.os_admin.volumes_client_latest
+        # The servers are the admin project's: their state is read there.
+        cls.reader_servers_client = cls.admin_servers_client
+
+    def console_text(self, server_id):
+        return self.admin_servers_client.get_console_output(
+            server_id)['output']
+
+    def boot_on(self, host, **kwargs):
+        self.skip_without_counter_image()
+        server = self.create_test_server(
+            clients=self.os_admin, availability_zone='nova:%s' % host,
+            image_id=CONF.migtests.counter_image_ref, wait_until='ACTIVE',
+            **kwargs)
+        self.assertEqual(host, self.get_host_for_server(server['id']))
+        # Deleted after the test whatever its state (Nova 34 leaves an
+        # instance whose live migration failed in ERROR), so that a red
+        # scenario reports its own failure, not a class teardown's.
+        self.addCleanup(waiters.wait_for_server_termination,
+                        self.admin_servers_client, server['id'],
+                        ignore_error=True)
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        self.admin_servers_client.delete_server, server['id'])
+        return server
+
+    def admin_volume_attached(self, server):
+        """A volume of the admin's project attached to ``server``; after
+        the test the server is deleted (which detaches the volume in any
+        state: Nova 34 leaves an instance whose live migration failed in
+        ERROR, where a detach is refused) and then the volume."""
+        client = self.admin_volumes_client
+        volume = client.create_volume(
+            size=CONF.volume.volume_size,
+            display_name=data_utils.rand_name(
+                prefix=CONF.resource_name_prefix,
+                name=self.__class__.__name__ + '-volume'))['volume']
+        self.addCleanup(client.wait_for_resource_deletion, volume['id'])
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        client.delete_volume, volume['id'])
+        waiters.wait_for_volume_resource_status(client, volume['id'],
+                                                'available')
+        self.admin_servers_client.attach_volume(server['id'],
+                                                volumeId=volume['id'])
+        self.addCleanup(waiters.wait_for_volume_resource_status, client,
+                        volume['id'], 'available')
+        self.addCleanup(waiters.wait_for_server_termination,
+                        self.admin_servers_client, server['id'],
+                        ignore_error=True)
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        self.admin_servers_client.delete_server,
+                        server['id'])
+        waiters.wait_for_volume_resource_status(client, volume['id'],
+                                                'in-use')
+        return volume
+
+    @decorators.attr(type='multinode')
+    @decorators.idempotent_id('9b0f3c2e-7d4a-4e1b-8c5f-6a7b8c9d0e11')
+    def test_older_to_newer_keeps_running(self):
+        """Drained from the older compute: the guest carries on counting on
+        the newer one."""
+        server = self.boot_on(self.older)
+        last = self.wait_counting(server['id'])
+        self.live_migrate(server['id'], host=self.newer)
+        self.assert_guest_continued(server['id'], last)
+
+    @decorators.attr(type=['multinode', 'volume'])
+    @decorators.idempotent_id('a1c4d5e6-8f9a-4b0c-9d1e-2f3a4b5c6d22')
+    def test_older_to_newer_with_attached_volume(self):
+        """Its local disk copied, its volume left where it is: the guest's
+        count on the volume carries on on the newer compute."""
+        if not CONF.service_available.cinder:
+            raise self.skipException('no volume service ([service_available]'
+                                     ' cinder = false)')
+        server = self.boot_on(self.older)
+        self.admin_volume_attached(server)
+        last = self.wait_counting(server['id'])
+        on_volume = self.wait_counting(
+            server['id'], pattern=CONF.migtests.volume_counter_pattern)
+        self.live_migrate(server['id'], host=self.newer)
+        self.assert_guest_continued(server['id'], last)
+        self.assert_guest_continued(server['id'], on_volume,
+                                    CONF.migtests.volume_counter_pattern)
+
+    @decorators.attr(type=['multinode', 'negative'])
+    @decorators.idempotent_id('b2d5e6f7-9a0b-4c1d-8e2f-3a4b5c6d7e33')
+    def test_newer_to_older_is_refused(self):
+        """Nova refuses the destination whose hypervisor is older, before
+        libvirt is asked; the guest keeps running on its source."""
+        server = self.boot_on(self.newer)
+        last = self.wait_counting(server['id'])
+        known = {m['id'] for m in self.live_migrations(server['id'])}
+        error = self.assertRaises(
+            exceptions.BadRequest, self.admin_servers_client.
+            live_migrate_server, server['id'], host=self.older,
+            block_migration='auto')
+        self.assertIn(TOO_OLD, str(error))
+        waiters.wait_for_server_status(self.reader_servers_client,
+                                       server['id'], 'ACTIVE')
+        self.assertEqual(self.newer, self.get_host_for_server(server['id']))
+        self.assertEqual([], [m for m in self.live_migrations(server['id'])
+                              if m['id'] not in known
+                              and m['status'] == 'completed'])
+        self.assert_guest_kept_running(server['id'], last)

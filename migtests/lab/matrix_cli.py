@@ -47,7 +47,8 @@ def _load(path):
         data['cells']
         return data
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BadInput('%s is not a migtests-matrix results.json: %s'
+        raise BadInput('%s is not a results.json of the matrix or the '
+                       'upgrade cloud: %s'
                        % (path, str(exc).splitlines()[0])) from None
 
 

@@ -137,7 +137,7 @@ class TestMatrixCli(base.BaseTestCase):
                 (['--suites', 'bullseye,jessie'], 'unknown suite jessie'),
                 (['--cases', 'teleport'], 'unknown case teleport'),
                 (['--compare', '/nonexistent.json', '/nonexistent.json'],
-                 'not a migtests-matrix results.json'),
+                 'not a results.json of the matrix or the upgrade cloud'),
                 (['--jobs', '0'], '--jobs must be at least 1'),
                 (['--bogus'], 'unrecognized arguments')):
             status, out, err = self._run(*argv)

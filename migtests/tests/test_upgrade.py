@@ -122,3 +122,22 @@ class TestCells(base.BaseTestCase):
         self.assertEqual([('bookworm', 'trixie'), ('bookworm', 'sid'),
                           ('trixie', 'sid')],
                          upgrade.pairs(['bookworm', 'trixie', 'sid']))
+
+
+class TestRollingCli(base.BaseTestCase):
+
+    @decorators.idempotent_id('a4c5d6e7-f809-4a1b-8c2d-3e4f50617283')
+    def test_bad_input_is_one_line_exit_2(self):
+        import contextlib
+        import io
+        from migtests.cloud import rolling
+        for argv, needle in (
+                (['--compare', '/nonexistent.json', '/nonexistent.json'],
+                 'not a results.json of the matrix or the upgrade cloud'),
+                (['--suites', 'bookworm'], 'at least two suites')):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), mock.patch.object(
+                    upgrade, 'nova_minimum', return_value=NOVA_34):
+                self.assertEqual(2, rolling.main(argv))
+            self.assertIn(needle, err.getvalue())
+            self.assertEqual(1, len(err.getvalue().strip().splitlines()))

@@ -54,9 +54,8 @@ class Cloud:
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
-        self.suites = tuple(suites) if suites else (None,) * len(COMPUTES)
-        self.lab = Lab(name, hosts=len(COMPUTES), root=root,
-                       suites=list(self.suites), hostnames=COMPUTES)
+        self.lab = Lab(name, hosts=len(COMPUTES), root=root, suites=suites,
+                       hostnames=COMPUTES)
         self.dir = os.path.join(self.lab.dir, 'cloud')
         self.results = results or os.path.join(root, 'results', name)
         self.logs = os.path.join(self.results, 'logs')

@@ -198,16 +198,19 @@ def computes_ready(cloud, timeout=180):
     it reconnects); returns the seconds it took, or what is still wrong
     after ``timeout``."""
     started = time.monotonic()
-    while True:
-        found = api(cloud, 'services')
-        wrong = {host: v for host, v in found.items()
-                 if v[0] != 'up' or v[1] != 'enabled'}
-        if not wrong:
-            return round(time.monotonic() - started, 1)
-        if time.monotonic() - started > timeout:
-            return 'after %d s: %s' % (timeout, '; '.join(
-                '%s %s/%s (%s)' % (host, *v) for host, v in wrong.items()))
-        time.sleep(2)
+    wrong = {}
+
+    def ready():
+        wrong.clear()
+        wrong.update({host: v for host, v in api(cloud, 'services').items()
+                      if v[0] != 'up' or v[1] != 'enabled'})
+        return not wrong
+    try:
+        system.wait_for(ready, timeout, interval=2, what='the computes')
+    except system.LabError:
+        return 'after %d s: %s' % (timeout, '; '.join(
+            '%s %s/%s (%s)' % (host, *v) for host, v in wrong.items()))
+    return round(time.monotonic() - started, 1)
 
 
 def run(cloud, fault):

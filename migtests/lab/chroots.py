@@ -97,6 +97,12 @@ def _install(packages):
             % ' '.join(packages))
 
 
+def _mark(root):
+    """The chroot is complete, with these packages."""
+    with open(os.path.join(root, MARKER), 'w') as f:
+        f.write(' '.join(PACKAGES) + '\n')
+
+
 def build(cache_dir, name):
     """The chroot of a suite, built first when it is not cached."""
     if name not in SUITES:
@@ -114,8 +120,7 @@ def build(cache_dir, name):
             # A chroot cached before a package joined the list: add it in
             # place; the marker says so only once it is installed.
             _in_chroot(final, _install(missing))
-            with open(marker, 'w') as f:
-                f.write(' '.join(PACKAGES) + '\n')
+            _mark(final)
         return final
     os.makedirs(os.path.dirname(final), exist_ok=True)
     free = shutil.disk_usage(os.path.dirname(final)).free
@@ -145,8 +150,7 @@ def build(cache_dir, name):
                    'getent group libvirt-qemu || groupadd -r libvirt-qemu; '
                    'getent passwd libvirt-qemu || useradd -r -g libvirt-qemu '
                    '-d /nonexistent -s /usr/sbin/nologin libvirt-qemu')
-        with open(os.path.join(work, MARKER), 'w') as f:
-            f.write(' '.join(PACKAGES) + '\n')
+        _mark(work)
         os.rename(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

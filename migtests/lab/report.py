@@ -77,13 +77,21 @@ def _anchor(source, destination):
     return 'cell-%s-%s' % (source, destination)
 
 
+def _place(results):
+    """A cell's place in the grid (source row, destination column), as a
+    sort key."""
+    order = list(results['suites'])
+
+    def place(cell):
+        return tuple(order.index(s) if s in order else 0
+                     for s in (cell.source, cell.destination))
+    return place
+
+
 def _reds(results):
     """The cells that did not pass, pair by pair in the grid's order."""
-    order = list(results['suites'])
     return sorted((c for c in _cells(results) if c.outcome != 'ok'),
-                  key=lambda c: (order.index(c.source) if c.source in order
-                                 else 0, order.index(c.destination)
-                                 if c.destination in order else 0))
+                  key=_place(results))
 
 
 def markdown(results):
@@ -192,16 +200,13 @@ def legend():
 def html_page(results):
     title = results.get('title', DEFAULT_TITLE)
     cells = _cells(results)
-    order = list(results['suites'])
+    place = _place(results)
     # Pairs with a failed cell first, then the grid's order; the first row
     # of each pair carries the anchor its heat-map cell links to.
     grid_states = {key: _state(group) for key, group in _grid(
         results).items()}
     cells.sort(key=lambda c: (grid_states[(c.source, c.destination)]
-                              == 'all', order.index(c.source)
-                              if c.source in order else 0,
-                              order.index(c.destination)
-                              if c.destination in order else 0))
+                              == 'all',) + place(c))
     rows, seen = [], set()
     for c in cells:
         key = (c.source, c.destination)

@@ -271,28 +271,16 @@ def profile_problems(items):
     only where someone asks for it -- the experimental pipeline -- never
     in check or gate, which carry the shipped-defaults claim."""
     local_jobs = {c['name']: c for _, k, c in items if k == 'job'}
-    templates = {c['name']: c for _, k, c in items
-                 if k == 'project-template'}
     problems = []
-    for relative, kind, conf in items:
-        if kind != 'project':
+    for relative, pipeline, job in _pipeline_entries(items):
+        if pipeline == 'experimental' or job not in local_jobs:
             continue
-        for source in [conf] + [templates[t] for t in conf.get(
-                'templates', []) if t in templates]:
-            for pipeline, value in source.items():
-                if not isinstance(value, dict) or pipeline == \
-                        'experimental':
-                    continue
-                for job in _pipeline_jobs({pipeline: value}):
-                    if job not in local_jobs:
-                        continue
-                    profile = _profile_of(job, local_jobs)
-                    if profile != 'shipped':
-                        problems.append(
-                            '%s: %s runs %s, whose migtests_profile %r is '
-                            'not Nova\'s shipped defaults: only the '
-                            'experimental pipeline may' % (
-                                relative, pipeline, job, profile))
+        profile = _profile_of(job, local_jobs)
+        if profile != 'shipped':
+            problems.append(
+                '%s: %s runs %s, whose migtests_profile %r is not Nova\'s '
+                'shipped defaults: only the experimental pipeline may' % (
+                    relative, pipeline, job, profile))
     return problems
 
 
@@ -320,21 +308,25 @@ def python_problems(root, items):
     return problems
 
 
-def pipeline_jobs(items):
-    """Every job a pipeline of this project runs (through its templates
-    too), in order."""
+def _pipeline_entries(items):
+    """(file, pipeline, job) for every job a pipeline of this project
+    runs, through its templates too, in order."""
     templates = {c['name']: c for _, k, c in items
                  if k == 'project-template'}
-    names = []
-    for _, kind, conf in items:
+    for relative, kind, conf in items:
         if kind != 'project':
             continue
         for source in [conf] + [templates[t] for t in conf.get(
                 'templates', []) if t in templates]:
-            for job in _pipeline_jobs(source):
-                if job not in names:
-                    names.append(job)
-    return names
+            for pipeline, value in source.items():
+                if isinstance(value, dict):
+                    for job in _pipeline_jobs({pipeline: value}):
+                        yield relative, pipeline, job
+
+
+def pipeline_jobs(items):
+    """Every job a pipeline of this project runs, once each, in order."""
+    return list(dict.fromkeys(job for _, _, job in _pipeline_entries(items)))
 
 
 def frozen_jobs(items):
@@ -382,19 +374,19 @@ def main(argv=None):
         return 2
     root = argv[0] if argv else '.'
     problems = validate(root)
-    if show and not problems:
-        items = load(root)
-        nodesets = {c['name']: c for _, k, c in items if k == 'nodeset'}
-        for frozen in frozen_jobs(items):
-            print('\n'.join(freeze.report(frozen, root, nodesets,
-                                          _UPSTREAM)))
     for problem in problems:
         print(problem)
     if problems:
         return 1
+    items = load(root)
+    frozen = frozen_jobs(items)
+    if show:
+        nodesets = {c['name']: c for _, k, c in items if k == 'nodeset'}
+        for job in frozen:
+            print('\n'.join(freeze.report(job, root, nodesets, _UPSTREAM)))
     print('zuul.d: %d items valid (Zuul\'s loader and schemas, references, '
           'shipped defaults, plugin Python syntax); %d pipeline jobs frozen '
-          'and checked' % (len(load(root)), len(frozen_jobs(load(root)))))
+          'and checked' % (len(items), len(frozen)))
     return 0
 
 

@@ -43,17 +43,29 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
                                        **kwargs)
 
     def live_migrate(self, server_id, block_migration='auto', host=None,
-                     state='ACTIVE'):
-        """Live-migrate, wait for the record, check it and the new host."""
+                     state='ACTIVE', last=None):
+        """Live-migrate, wait for the record, check it and the new host.
+
+        A migration that does not complete fails the test -- after checking
+        where it left the server: on its source and, given the count seen
+        before (``last``), still running there with no restart.  Its status
+        is not waited for then: Nova 34 leaves such an instance in ERROR."""
         source = self.get_host_for_server(server_id)
         known = {m['id'] for m in self.live_migrations(server_id)}
         self.admin_servers_client.live_migrate_server(
             server_id, host=host, block_migration=block_migration)
         record = self.wait_for_migration(server_id, known)
+        if record['status'] != 'completed':
+            self.assertEqual(source, self.get_host_for_server(server_id),
+                             'the failed migration left the server off its '
+                             'source: %s' % record)
+            self.assert_guest_kept_running(server_id, last)
+            self.fail('live migration did not complete: %s; the server '
+                      'stayed on its source%s' % (
+                          record, '' if last is None else
+                          ', its guest running'))
         waiters.wait_for_server_status(self.reader_servers_client, server_id,
                                        state)
-        self.assertEqual('completed', record['status'],
-                         'live migration did not complete: %s' % record)
         now = self.get_host_for_server(server_id)
         self.assertEqual(source, record['source_compute'], record)
         self.assertEqual(now, record['dest_compute'], record)

@@ -34,7 +34,7 @@ class BlockMigrationTest(base.MigrationTestBase):
         self.skip_without_counter_image()
         server = self.create_migratable_server()
         last = self.wait_counting(server['id'])
-        self.live_migrate(server['id'], block_migration=True)
+        self.live_migrate(server['id'], block_migration=True, last=last)
         self.assert_guest_continued(server['id'], last)
 
     @decorators.attr(type=['multinode', 'volume'])
@@ -52,7 +52,7 @@ class BlockMigrationTest(base.MigrationTestBase):
         last = self.wait_counting(server['id'])
         on_volume = self.wait_counting(
             server['id'], pattern=CONF.migtests.volume_counter_pattern)
-        self.live_migrate(server['id'], block_migration=True)
+        self.live_migrate(server['id'], block_migration=True, last=last)
         self.assert_guest_continued(server['id'], last)
         # Read from the volume on the destination: it carried on, so the
         # guest still writes to the same volume, its data intact.

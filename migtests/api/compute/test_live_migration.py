@@ -29,7 +29,7 @@ class LiveMigrationTest(base.MigrationTestBase):
         self.skip_without_counter_image()
         server = self.create_migratable_server()
         last = self.wait_counting(server['id'])
-        self.live_migrate(server['id'])
+        self.live_migrate(server['id'], last=last)
         self.assert_guest_continued(server['id'], last)
 
     @decorators.attr(type='multinode')

@@ -99,7 +99,8 @@ class OperatorActionsTest(base.MigrationTestBase):
         """The migration ended ``cancelled``; the server is ACTIVE on its
         source, still counting, and holds resources there only."""
         self.assertEqual('cancelled', record['status'], record)
-        waiters.wait_for_server_status(self.reader_servers_client, server_id,
+        # The admin's client: the timeout scenarios' servers are admin's.
+        waiters.wait_for_server_status(self.admin_servers_client, server_id,
                                        'ACTIVE')
         self.assertEqual(source, self.get_host_for_server(server_id))
         self.assert_guest_kept_running(server_id, last)
@@ -107,7 +108,7 @@ class OperatorActionsTest(base.MigrationTestBase):
 
     def assert_moved(self, server_id, source, record, last):
         self.assertEqual('completed', record['status'], record)
-        waiters.wait_for_server_status(self.reader_servers_client, server_id,
+        waiters.wait_for_server_status(self.admin_servers_client, server_id,
                                        'ACTIVE')
         now = self.get_host_for_server(server_id)
         self.assertNotEqual(source, now)

@@ -1,189 +1,278 @@
-"""Freeze every job of zuul.d/ as Zuul would for a change to this
-repository, and check what the frozen job would really do.
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-Zuul's model, as documented (job inheritance, variants, branch matchers,
-playbooks, nodesets, variables), applied to this repository's jobs and to
-the upstream parents recorded in upstream.yaml (their parents, nodesets,
-branch matchers, playbooks and the hosts line of every play):
+"""Every job of this repository's pipelines, frozen by Zuul itself, and
+what the frozen job would really do.
 
-- A job runs for a change only if every job of its inheritance chain has a
-  variant whose branch matcher matches the change's branch.  A job defined
-  in this repository without ``branches`` matches every branch of it.
-- The frozen job's nodeset is the nearest one defined along the chain; its
-  pre-run playbooks run outermost parent first, its run playbook is the
-  nearest job's that names one, its post-run playbooks run the child's
-  first; variables merge, the child's winning (dicts merged key by key).
-- A play whose hosts match no node of the nodeset is skipped by Ansible
-  without error: a run play that matches nothing means Tempest never ran,
-  and Zuul still reports SUCCESS.
+Zuul answers (site.py: its scheduler, merger and web server over the
+tenant of tenant.py): which jobs a pipeline runs for a change on a branch
+(``freeze-jobs``), each job as the executor would receive it
+(``freeze-job``: inheritance, variants matched against the branch and the
+override-checkout, nodeset and groups, playbooks with their project and
+branch, variables merged), each job's variants with their file matchers,
+and the configuration errors of every branch.  Which branch each project
+is checked out at is Zuul's executor's own rule (``resolveBranch``) over
+the tenant's branches; which nodes a play's ``hosts`` selects is Ansible's
+own inventory, built as Zuul builds it from the nodeset.
 
-The tests a frozen job selects are those Tempest's own discovery lists
-(its ``tempest/test_discover`` loader: Tempest's tests and every installed
-plugin's, this one included) that its run-tempest role's filters keep: the
-test regex searched in the test id, the exclude regex not.
-
-Stand-ins for what cannot run offline: Zuul's scheduler is not started
-(no tenant, no merger); implied branch matchers of upstream repositories are
-taken from the ``branches`` recorded in upstream.yaml; Ansible host patterns
-are evaluated for plain names, groups and ``all``.
+On that, this project's rules: every job listed runs, every play reaches a
+node, every label is offered, devstack's own [libvirt] writes are removed
+on every compute, the selection holds the plugin's tests and none
+upstream excludes, the passed-tests guard can pass, tox environments have
+commands and run as root where they need it, and no file a job uses is
+among its irrelevant files.
 """
 
+import ast
 import functools
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
 
 import yaml
 
-from migtests.cloud import tempestconf
+from tools.zuulcheck import tenant
 
-UPSTREAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        'upstream.yaml')
-BRANCH = 'master'           # this repository's only branch
-PLAYBOOK_PHASES = ('pre-run', 'run', 'post-run')
+PIPELINES = ('check', 'gate', 'experimental', 'periodic')
+PHASES = (('pre-run', 'pre_playbooks'), ('run', 'playbooks'),
+          ('post-run', 'post_playbooks'), ('cleanup-run',
+                                           'cleanup_playbooks'))
 
-
-def load_upstream(path=UPSTREAM):
-    with open(path) as f:
-        return yaml.safe_load(f)
-
-
-def _list(value):
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+# devstack's own [libvirt] write on every compute (openstack/devstack
+# 493835a6 lib/nova_plugins/hypervisor-libvirt:48), which the jobs remove.
+DEVSTACK_LIBVIRT_WRITES = ('live_migration_uri',)
+# Nova's own live-migration jobs exclude it (openstack/nova 00a03040
+# .zuul.yaml: tempest_exclude_regex, bug 1940425).
+EXCLUDED_TESTS = (
+    'tempest.api.compute.admin.test_live_migration.LiveMigrationTest.'
+    'test_live_migration_with_trunk',)
+# A test each job must select, by its migration profile (the profiles of
+# migtests/cloud/configs.py a job may name).
+PROFILE_TESTS = {
+    'shipped': 'migtests.api.compute.test_live_migration.LiveMigrationTest.'
+               'test_live_migration_there_and_back',
+    'operations': 'migtests.api.compute.test_operations.'
+                  'OperatorActionsTest.test_abort_keeps_the_server_on_its_'
+                  'source',
+}
+# The run playbook that runs tox as root; a tox environment whose
+# description ends "(root)" needs it.
+ROOT_RUN = 'playbooks/tox-root.yaml'
 
 
 class Frozen:
-    """One job as Zuul would run it for a change on BRANCH."""
+    """One job as Zuul froze it for a change on ``branch`` of this
+    repository in ``pipeline`` (the freeze-job answer)."""
 
-    def __init__(self, name):
-        self.name = name
-        self.chain = []            # [(job name, 'here' or 'upstream')]
-        self.unmatched = []        # jobs of the chain no variant matches
-        self.unknown = []          # parents defined nowhere
-        self.nodeset = None
-        self.playbooks = {phase: [] for phase in PLAYBOOK_PHASES}
-        self.vars = {}
-        self.override_checkout = None
+    def __init__(self, pipeline, branch, data):
+        self.pipeline = pipeline
+        self.branch = branch
+        self.data = data
+        self.name = data['job']
+        self.nodeset = data['nodeset']
+        self.nodes = {n['name']: n['label'] for n in self.nodeset['nodes']}
+        self.groups = {g['name']: list(g['nodes'])
+                       for g in self.nodeset['groups']}
+        self.vars = data['vars']
+        self.playbooks = [(phase, p['project'], p['branch'], p['path'])
+                          for phase, key in PHASES for p in data[key]]
+        self.override_checkout = data['override_checkout']
+        self.chain = [re.match(r'<Job (\S+)', entry).group(1)
+                      for entry in data['zuul']['_inheritance_path']]
 
-
-def _matches(branches):
-    return not branches or any(re.match(b, BRANCH) for b in _list(branches))
-
-
-def freeze(name, local_jobs, upstream):
-    """The Frozen job ``name`` (a job of zuul.d/)."""
-    frozen = Frozen(name)
-    current = name
-    levels = []
-    while current:
-        if current in local_jobs:
-            conf, where = local_jobs[current], 'here'
-            playbooks = {p: [('here', pb) for pb in _list(conf.get(p))]
-                         for p in PLAYBOOK_PHASES}
-        elif current in upstream['jobs']:
-            conf, where = upstream['jobs'][current], 'upstream'
-            playbooks = {p: [('upstream', pb) for pb in _list(conf.get(p))]
-                         for p in PLAYBOOK_PHASES}
-        else:
-            frozen.unknown.append(current)
-            break
-        if current in [c for c, _ in frozen.chain]:
-            frozen.unknown.append('%s (loop)' % current)
-            break
-        frozen.chain.append((current, where))
-        if not _matches(conf.get('branches')):
-            frozen.unmatched.append(current)
-        levels.append((conf, playbooks))
-        current = conf.get('parent')
-    # Outermost parent first.
-    for conf, playbooks in reversed(levels):
-        if conf.get('nodeset'):
-            frozen.nodeset = conf['nodeset']
-        frozen.playbooks['pre-run'] += playbooks['pre-run']
-        if playbooks['run']:
-            frozen.playbooks['run'] = playbooks['run']
-        frozen.playbooks['post-run'] = (playbooks['post-run']
-                                        + frozen.playbooks['post-run'])
-        frozen.vars = tempestconf.merge(frozen.vars, conf.get('vars') or {})
-        if conf.get('override-checkout'):
-            frozen.override_checkout = conf['override-checkout']
-    return frozen
+    def runs_playbook(self, project, path):
+        return any((pr, pa) == (project, path)
+                   for _, pr, _, pa in self.playbooks)
 
 
-def nodeset_of(name, local_nodesets, upstream):
-    """{'nodes': {name: label}, 'groups': {group: [node]}} or None."""
-    if name in local_nodesets:
-        conf = local_nodesets[name]
-        return {'nodes': {n['name']: n['label'] for n in conf['nodes']},
-                'groups': {g['name']: list(g['nodes'])
-                           for g in conf.get('groups', [])}}
-    return upstream['nodesets'].get(name)
+# --- Zuul's own answers ---
+class ZuulAnswers:
+    """What a running Zuul site says, in one tenant, about this
+    repository's jobs."""
+
+    def __init__(self, site, tenant_name=tenant.TENANT):
+        self.site = site
+        self.tenant = tenant_name
+        self._errors = None
+        self._variants = {}
+
+    def _path(self, *parts):
+        return 'tenant/%s/%s' % (self.tenant, '/'.join(parts))
+
+    def run_jobs(self, pipeline, branch):
+        """The jobs Zuul runs in ``pipeline`` for a change on ``branch``
+        (file matchers aside: freezing ignores them)."""
+        answer = self.site.api(self._path(
+            'pipeline', pipeline, 'project', tenant.PROJECT, 'branch',
+            branch, 'freeze-jobs'))
+        return [job['name'] for job in answer]
+
+    def freeze(self, pipeline, branch, job):
+        return Frozen(pipeline, branch, self.site.api(self._path(
+            'pipeline', pipeline, 'project', tenant.PROJECT, 'branch',
+            branch, 'freeze-job', job)))
+
+    def variants(self, job):
+        """Every variant of a job, on every branch (the job API)."""
+        if job not in self._variants:
+            self._variants[job] = self.site.api(self._path('job', job))
+        return self._variants[job]
+
+    def config_errors(self, branch):
+        """Zuul's configuration errors in this repository's ``branch``."""
+        if self._errors is None:
+            self._errors = self.site.api(self._path('config-errors'))
+        return list(dict.fromkeys(
+            '%s: %s' % (e['source_context']['path'], ' '.join(
+                (e.get('short_error') or e['error']).split()))
+            for e in self._errors
+            if e['source_context']['project'] == tenant.PROJECT
+            and e['source_context']['branch'] == branch))
+
+    def _repository(self, project):
+        return tenant.project_dir(self.site.dir, self.tenant, project)
+
+    @functools.lru_cache(maxsize=None)
+    def playbook(self, project, branch, path):
+        """The plays of a playbook, or None if it does not exist."""
+        text = self.file(project, branch, path)
+        return None if text is None else (
+            yaml.load(text, Loader=tenant.LOADER) or [])
+
+    @functools.lru_cache(maxsize=None)
+    def file(self, project, branch, path):
+        proc = subprocess.run(
+            ['git', 'show', '%s:%s' % (branch, path)],
+            cwd=self._repository(project), capture_output=True, text=True)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def branches(self, project):
+        out = subprocess.run(
+            ['git', 'for-each-ref', '--format=%(refname:short)',
+             'refs/heads'], cwd=self._repository(project),
+            capture_output=True, text=True, check=True).stdout
+        return out.split()
+
+    def checkouts(self, frozen):
+        """{project: (branch, why)} as Zuul's executor resolves them."""
+        from zuul.executor.server import AnsibleJob
+        found = {}
+        change = {'name': tenant.PROJECT, 'override_branch': None,
+                  'override_checkout': None, 'default_branch': 'master',
+                  'canonical_name': frozen.data['zuul']['project'][
+                      'canonical_name']}
+        for project in frozen.data['projects'] + [change]:
+            name = project['name']
+            branches = self.branches(name)
+            info = type('ProjectInfo', (), {'project_info': {
+                project['canonical_name']: {'branches': branches,
+                                            'refs': branches}}})()
+            found[name] = AnsibleJob.resolveBranch(
+                info, project['canonical_name'], None, frozen.branch
+                if name == tenant.PROJECT else None,
+                frozen.data['override_branch'], frozen.override_checkout,
+                project['override_branch'], project['override_checkout'],
+                project['default_branch'])
+        return found
 
 
-def hosts_of(root, where, playbook, upstream):
-    """The hosts line of every play of a playbook."""
-    if where == 'upstream':
-        return upstream['playbooks'][playbook]['hosts']
-    with open(os.path.join(root, playbook)) as f:
-        plays = yaml.safe_load(f) or []
-    return [play.get('hosts') for play in plays]
+# --- plays and nodes ---
+class Inventory:
+    """Ansible's own inventory of a frozen nodeset, laid out as Zuul's
+    executor writes it (every node in ``all``, each group a child)."""
+
+    @classmethod
+    def of(cls, frozen):
+        key = (tuple(sorted(frozen.nodes)), tuple(
+            (g, tuple(n)) for g, n in sorted(frozen.groups.items())))
+        if key not in _INVENTORIES:
+            _INVENTORIES[key] = cls(frozen.nodes, frozen.groups)
+        return _INVENTORIES[key]
+
+    def __init__(self, nodes, groups):
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        data = {'all': {'hosts': {node: None for node in nodes},
+                        'children': {group: {'hosts': {
+                            node: None for node in members}}
+                            for group, members in groups.items()}}}
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, 'inventory.yaml')
+            with open(path, 'w') as f:
+                yaml.safe_dump(data, f)
+            self.manager = InventoryManager(loader=DataLoader(),
+                                            sources=[path])
+
+    def hosts(self, pattern):
+        return sorted(h.name for h in self.manager.get_hosts(pattern))
 
 
-def matching_nodes(pattern, nodeset):
-    """The nodes an Ansible host pattern (name, group or all) selects."""
-    nodes = set()
-    for part in re.split(r'[:,]', str(pattern)):
-        part = part.strip()
-        if part == 'all':
-            nodes |= set(nodeset['nodes'])
-        elif part in nodeset['groups']:
-            nodes |= set(nodeset['groups'][part])
-        elif part in nodeset['nodes']:
-            nodes.add(part)
-    return sorted(nodes)
+_INVENTORIES = {}
 
 
-def plays(frozen, root, nodeset, upstream):
-    """[(phase, playbook, hosts, nodes)] in the order Zuul runs them."""
+MISSING = '(no such playbook)'
+
+
+def plays(answers, frozen, inventory):
+    """[(phase, project, path, hosts, nodes)] in the order Zuul runs
+    them; an imported playbook is followed."""
     found = []
-    for phase in PLAYBOOK_PHASES:
-        for where, playbook in frozen.playbooks[phase]:
-            for hosts in hosts_of(root, where, playbook, upstream):
-                found.append((phase, playbook, hosts,
-                              matching_nodes(hosts, nodeset)))
+
+    def walk(phase, project, branch, path):
+        playbook = answers.playbook(project, branch, path)
+        if playbook is None:
+            found.append((phase, project, path, MISSING, []))
+            return
+        for play in playbook:
+            if 'import_playbook' in play:
+                walk(phase, project, branch, os.path.normpath(os.path.join(
+                    os.path.dirname(path), play['import_playbook'])))
+            else:
+                found.append((phase, project, path, play.get('hosts'),
+                              inventory.hosts(play.get('hosts'))))
+    for phase, project, branch, path in frozen.playbooks:
+        walk(phase, project, branch, path)
     return found
 
 
-def removes_devstack_writes(root, frozen, nodeset, upstream):
-    """Whether a run play on every compute removes each [libvirt] option
-    devstack writes (a lineinfile/ini_file task with state: absent whose
-    regexp or option matches it)."""
-    computes = set(nodeset['groups'].get('compute', nodeset['nodes']))
-    covered = {option: set() for option in upstream['devstack_libvirt_writes']}
-    for where, playbook in frozen.playbooks['run']:
-        if where != 'here':
+def removes_devstack_writes(answers, frozen, inventory):
+    """The options devstack writes that no run play of this repository
+    removes on every compute (a task with state: absent whose regexp or
+    option matches it)."""
+    computes = set(frozen.groups.get('compute', frozen.nodes))
+    covered = {option: set() for option in DEVSTACK_LIBVIRT_WRITES}
+    for phase, project, branch, path in frozen.playbooks:
+        if phase != 'run' or project != tenant.PROJECT:
             continue
-        with open(os.path.join(root, playbook)) as f:
-            for play in yaml.safe_load(f) or []:
-                nodes = set(matching_nodes(play.get('hosts'), nodeset))
-                for task in play.get('tasks') or []:
-                    for args in task.values():
-                        if not (isinstance(args, dict)
-                                and args.get('state') == 'absent'):
-                            continue
-                        pattern = args.get('regexp') or re.escape(
-                            str(args.get('option', '')))
-                        for option in covered:
-                            if re.search(pattern, '%s = x' % option):
-                                covered[option] |= nodes
+        for play in answers.playbook(project, branch, path) or []:
+            nodes = set(inventory.hosts(play.get('hosts')))
+            for task in play.get('tasks') or []:
+                for args in task.values():
+                    if not (isinstance(args, dict)
+                            and args.get('state') == 'absent'):
+                        continue
+                    pattern = args.get('regexp') or re.escape(
+                        str(args.get('option', '')))
+                    for option in covered:
+                        if re.search(pattern, '%s = x' % option):
+                            covered[option] |= nodes
     return [option for option, nodes in covered.items()
             if not computes <= nodes]
 
 
+# --- the tests a job selects ---
 @functools.lru_cache(maxsize=None)
 def discovered_tests():
     """Every test id Tempest's discovery lists here, with the ``[id-...,
@@ -209,7 +298,9 @@ def discovered_tests():
 
 
 def selected_tests(frozen, tests=None):
-    """The test ids the frozen job's Tempest run selects, attrs removed."""
+    """The test ids the frozen job's Tempest run selects, attrs removed
+    (run-tempest's filters: the regex searched in the id with its attrs,
+    the exclude regex not)."""
     regex = frozen.vars.get('tempest_test_regex') or ''
     exclude = frozen.vars.get('tempest_exclude_regex') or ''
     return [test.split('[')[0] for test in (tests or discovered_tests())
@@ -217,62 +308,18 @@ def selected_tests(frozen, tests=None):
             and not (exclude and re.search(exclude, test))]
 
 
-# A test each job must select, by its migration profile (the profiles of
-# migtests/cloud/configs.py a job may name): the shipped-defaults jobs
-# the plugin's scenarios, the operations profile its operator actions.
-PROFILE_TESTS = {
-    'shipped': 'migtests.api.compute.test_live_migration.LiveMigrationTest.'
-               'test_live_migration_there_and_back',
-    'operations': 'migtests.api.compute.test_operations.'
-                  'OperatorActionsTest.test_abort_keeps_the_server_on_its_'
-                  'source',
-}
-
-
-def problems(frozen, root, local_nodesets, upstream):
-    """What would make the frozen job not run, run nothing, or not run
-    shipped defaults; one line each."""
-    found = []
-    name = frozen.name
-    for job in frozen.unknown:
-        found.append('job %s: parent %s is defined neither here nor in '
-                     'upstream.yaml' % (name, job))
-    for job in frozen.unmatched:
-        found.append('job %s: no variant of %s matches branch %s: Zuul '
-                     'would never run it' % (name, job, BRANCH))
-    nodeset = nodeset_of(frozen.nodeset, local_nodesets, upstream)
-    if nodeset is None:
-        return found + ['job %s: nodeset %s is unknown' % (name,
-                                                           frozen.nodeset)]
-    for node, label in sorted(nodeset['nodes'].items()):
-        if label not in upstream['labels']:
-            found.append('job %s: node %s asks for label %s, which OpenDev '
-                         'does not offer (%s): NODE_FAILURE' % (
-                             name, node, label, ', '.join(upstream['labels'])))
-    for phase, playbook, hosts, nodes in plays(frozen, root, nodeset,
-                                               upstream):
-        if not nodes:
-            found.append('job %s: %s play of %s runs on hosts %r, which '
-                         'match no node of nodeset %s: Ansible skips it and '
-                         'the job reports SUCCESS' % (
-                             name, phase, playbook, hosts, frozen.nodeset))
-    chain = [job for job, _ in frozen.chain]
-    if 'devstack-tempest' in chain:
-        found += _tempest_problems(frozen, root, nodeset, upstream)
-    elif 'tox' in chain:
-        found += _tox_problems(frozen, root)
-    return found
-
-
-_TOX = {}
-
-
+# --- tox jobs ---
 def read_tox_envs(root, envs):
-    """{env: (description, commands)} of tox environments as tox itself
-    reads tox.ini (``tox config``, one call for all of them): an
-    environment tox.ini does not define falls back to the base one, as it
-    would for the tox job."""
-    envs = sorted(set(envs))
+    """{env: (description, commands)} as tox itself reads tox.ini
+    (``tox config``, one call for each tox.ini); an environment tox.ini
+    does not define falls back to the base one, as it would for the tox
+    job."""
+    with open(os.path.join(root, 'tox.ini')) as f:
+        return _read_tox_envs(root, f.read(), tuple(sorted(set(envs))))
+
+
+@functools.lru_cache(maxsize=None)
+def _read_tox_envs(root, _text, envs):
     proc = subprocess.run(
         [sys.executable, '-m', 'tox', 'config', '--root', root, '-e',
          ','.join(envs), '-k', 'description', 'commands'],
@@ -296,20 +343,11 @@ def read_tox_envs(root, envs):
             key.append(line.strip())
         else:
             key = None
-    for name, (description, commands) in found.items():
-        _TOX[(root, name)] = (' '.join(description), commands)
-    return {name: _TOX[(root, name)] for name in found}
-
-
-def tox_env(root, env):
-    """(description, commands) of one tox environment (read_tox_envs)."""
-    if (root, env) not in _TOX:
-        read_tox_envs(root, [env])
-    return _TOX[(root, env)]
+    return {name: (' '.join(d), c) for name, (d, c) in found.items()}
 
 
 def is_tox_job(frozen):
-    return 'tox' in [job for job, _ in frozen.chain]
+    return 'tox' in frozen.chain
 
 
 def tox_envs_of(frozen):
@@ -317,35 +355,30 @@ def tox_envs_of(frozen):
             if e]
 
 
-# The run playbook that runs tox as root (the tox job's own runs it as the
-# node's user); a tox environment whose description ends "(root)" needs it.
-ROOT_RUN = 'playbooks/tox-root.yaml'
-
-
-def _tox_problems(frozen, root):
-    name = frozen.name
+def _tox_problems(frozen, envs):
     found = []
-    envs = tox_envs_of(frozen)
-    if not envs:
+    names = tox_envs_of(frozen)
+    if not names:
         return ['job %s: a tox job without tox_envlist runs tox\'s default '
-                'list' % name]
-    for env in envs:
-        description, commands = tox_env(root, env)
+                'list' % frozen.name]
+    runs_as_root = frozen.runs_playbook(tenant.PROJECT, ROOT_RUN)
+    for env in names:
+        description, commands = envs[env]
         if not commands:
             found.append('job %s: tox environment %s has no commands: the '
-                         'job would pass having run nothing' % (name, env))
-        runs_as_root = ('here', ROOT_RUN) in frozen.playbooks['run']
+                         'job would pass having run nothing'
+                         % (frozen.name, env))
         if re.search(r'\(root\)\.?$', description) and not runs_as_root:
             found.append('job %s: tox environment %s needs root and the '
                          'tox job runs it as the node\'s user (run %s)'
-                         % (name, env, ROOT_RUN))
+                         % (frozen.name, env, ROOT_RUN))
     return found
 
 
-def _tempest_problems(frozen, root, nodeset, upstream):
+def _tempest_problems(answers, frozen, inventory):
     name = frozen.name
     found = []
-    for option in removes_devstack_writes(root, frozen, nodeset, upstream):
+    for option in removes_devstack_writes(answers, frozen, inventory):
         found.append('job %s: devstack writes [libvirt] %s and no run play '
                      'removes it on every compute: not shipped defaults'
                      % (name, option))
@@ -360,7 +393,7 @@ def _tempest_problems(frozen, root, nodeset, upstream):
         which = '' if profile == 'shipped' else ' for profile %s' % profile
         found.append('job %s: tempest_test_regex %r selects none of the '
                      'plugin\'s tests%s' % (name, regex, which))
-    for test in upstream['excluded_tests']:
+    for test in EXCLUDED_TESTS:
         if test in selected:
             found.append('job %s: selects %s, which upstream excludes'
                          % (name, test))
@@ -376,42 +409,265 @@ def _tempest_problems(frozen, root, nodeset, upstream):
     return found
 
 
-def report(frozen, root, local_nodesets, upstream):
-    """Lines describing the frozen job (tox -e zuul -- --report)."""
-    nodeset = nodeset_of(frozen.nodeset, local_nodesets, upstream) or {
-        'nodes': {}, 'groups': {}}
-    lines = ['job %s (change on %s of this repository)'
-             % (frozen.name, BRANCH),
-             '  inherits: %s' % ' <- '.join(
-                 '%s (%s)' % (job, where) for job, where in frozen.chain),
-             ('  checkout: this repository %s' % BRANCH) + (
-                 '' if is_tox_job(frozen) else
-                 '; devstack, nova, tempest and the other required projects '
-                 '%s' % (frozen.override_checkout or BRANCH)),
+# --- files a job uses ---
+# Every job installs the project (pbr reads these).
+PACKAGING = ('setup.cfg', 'setup.py', 'requirements.txt')
+# What the tox jobs run: the whole tree's Python and its tox and system
+# package definitions.
+TOX_FILES = PACKAGING + ('tox.ini', 'bindep.txt', 'test-requirements.txt',
+                         'zuul-requirements.txt', 'linters-requirements.txt',
+                         'cloud-constraints.txt', '.stestr.conf')
+
+
+def _module_file(root, module):
+    base = os.path.join(root, *module.split('.'))
+    for path in (base + '.py', os.path.join(base, '__init__.py')):
+        if os.path.isfile(path):
+            return os.path.relpath(path, root)
+    return None
+
+
+def import_closure(root, modules):
+    """The files of this repository that ``modules`` import, directly or
+    not (their packages' __init__ too)."""
+    todo, seen = list(modules), set()
+    while todo:
+        module = todo.pop()
+        parts = module.split('.')
+        for i in range(1, len(parts) + 1):
+            path = _module_file(root, '.'.join(parts[:i]))
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            with open(os.path.join(root, path)) as f:
+                try:
+                    tree = ast.parse(f.read(), path)
+                except SyntaxError:
+                    continue    # validate's Python rule names it
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    todo += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module \
+                        and not node.level:
+                    todo.append(node.module)
+                    todo += ['%s.%s' % (node.module, a.name)
+                             for a in node.names]
+    return seen
+
+
+def plugin_modules(root):
+    """The plugin's modules Tempest imports: its entry point and every
+    module under the directory its load_tests names (migtests/api)."""
+    found = ['migtests.plugin']
+    for directory, _, files in os.walk(os.path.join(root, 'migtests',
+                                                    'api')):
+        for name in files:
+            if name.endswith('.py'):
+                path = os.path.relpath(os.path.join(directory, name), root)
+                found.append(path[:-3].replace(os.sep, '.').replace(
+                    '.__init__', ''))
+    return found
+
+
+def used_files(root, frozen, answers):
+    """Files of this repository the frozen job uses (the change's copy
+    of them): its playbooks, the modules they run (``python -m``), the
+    plugin Tempest loads, and the packaging; for a tox job everything
+    its environments run."""
+    if is_tox_job(frozen):
+        files = {os.path.relpath(os.path.join(d, f), root)
+                 for top in ('reference', 'migtests', 'tools')
+                 for d, _, names in os.walk(os.path.join(root, top))
+                 for f in names if f.endswith('.py')}
+        return files | set(TOX_FILES) | {
+            path for _, project, _, path in frozen.playbooks
+            if project == tenant.PROJECT}
+    files = set(PACKAGING)
+    modules = plugin_modules(root)
+    for _, project, branch, path in frozen.playbooks:
+        if project != tenant.PROJECT:
+            continue
+        files.add(path)
+        modules += re.findall(r'-m\s+((?:migtests|reference)[\w.]*)',
+                              answers.file(project, branch, path) or '')
+    return files | import_closure(root, modules)
+
+
+_ENTRY = re.compile(r'^<Job (\S+) .* source: (\S+)@(\S+)#(\d+)>$')
+
+
+def applied_variants(answers, frozen, items):
+    """The variants Zuul applied to make the frozen job, in order (its
+    inheritance path names each variant's file and line): each job variant
+    as the job API describes it, and the project stanza's own entry for
+    the job (read from this branch's zuul.d)."""
+    projects = sorted(set(tenant.upstream()) | {tenant.PROJECT}, key=len,
+                      reverse=True)
+    entries = []
+    for entry in frozen.data['zuul']['_inheritance_path']:
+        name, source, branch, line = _ENTRY.match(entry).groups()
+        project = next(p for p in projects if source.startswith(p + '/'))
+        entries.append((name, project, branch, source[len(project) + 1:],
+                        int(line)))
+    found = []
+    for name, project, branch, path, line in entries:
+        here = (project, branch, path)
+        variants = [v for v in answers.variants(name) if tuple(
+            v['source_context'][k] for k in ('project', 'branch',
+                                             'path')) == here]
+        # Several variants of one job in one file: the API lists them in
+        # the file's order, the inheritance path by line.
+        lines = sorted(e[4] for e in entries if e[0] == name
+                       and e[1:4] == here)
+        if len(variants) == len(lines):
+            found.append(variants[lines.index(line)])
+        elif project == tenant.PROJECT:    # the project stanza's entry
+            for job in _project_entries(items, frozen.pipeline):
+                if isinstance(job, dict) and name in job:
+                    found.append({k.replace('-', '_'): v for k, v in (
+                        job[name] or {}).items()})
+    return found
+
+
+def _project_entries(items, pipeline):
+    for _, kind, conf in items:
+        if kind == 'project':
+            yield from (conf.get(pipeline) or {}).get('jobs') or []
+
+
+def irrelevant_problems(frozen, variants):
+    """Used files a change could touch alone and not run the job: the
+    irrelevant-files of every variant Zuul applied (Zuul unites them along
+    the inheritance path), through Zuul's own matcher, asked whether a
+    change of only that file is all irrelevant."""
+    from zuul import change_matcher
+    from zuul.lib.re2util import ZuulRegex
+    regexes = {(r['regex'], r.get('negate', False)) if isinstance(r, dict)
+               else (r, False)
+               for variant in variants
+               for r in variant.get('irrelevant_files') or []}
+    if not regexes:
+        return []
+    matcher = change_matcher.MatchAllFiles([
+        change_matcher.FileMatcher(ZuulRegex(regex, negate=negate))
+        for regex, negate in sorted(regexes)])
+    found = []
+    for path in sorted(frozen.used):
+        change = type('Change', (), {'files': [path]})()
+        if matcher.matches(change):
+            found.append('job %s: %s is among its irrelevant-files, but '
+                         'the job uses it: a change that breaks it merges '
+                         'without running the job' % (frozen.name, path))
+    return found
+
+
+# --- all of it ---
+def listed_jobs(items, pipeline):
+    """The jobs this repository's project (and its own templates) list in
+    ``pipeline``, with the upstream templates' jobs left to Zuul."""
+    templates = {c['name']: c for _, k, c in items
+                 if k == 'project-template'}
+    listed = []
+    for _, kind, conf in items:
+        if kind != 'project':
+            continue
+        for source in [conf] + [templates[t] for t in conf.get(
+                'templates') or [] if t in templates]:
+            for job in (source.get(pipeline) or {}).get('jobs') or []:
+                listed.append(job if isinstance(job, str)
+                              else next(iter(job)))
+    return listed
+
+
+def check_branch(answers, root, branch, labels):
+    """(problems, [Frozen]) of this repository's ``branch``: Zuul's
+    configuration errors, then every job of every pipeline frozen and
+    checked.  ``root``: the branch's files."""
+    problems = list(answers.config_errors(branch))
+    if problems:
+        return problems, []
+    items = tenant.read_config(root)
+    frozen_jobs = []
+    for pipeline in PIPELINES:
+        runs = answers.run_jobs(pipeline, branch)
+        for job in listed_jobs(items, pipeline):
+            if job not in runs:
+                problems.append('%s: Zuul would not run job %s for a change '
+                                'on %s (no variant of its chain matches)'
+                                % (pipeline, job, branch))
+        for job in runs:
+            if job in [f.name for f in frozen_jobs]:
+                continue
+            frozen_jobs.append(answers.freeze(pipeline, branch, job))
+    tox_envs = sorted({e for f in frozen_jobs if is_tox_job(f)
+                       for e in tox_envs_of(f)})
+    envs = read_tox_envs(root, tox_envs) if tox_envs else {}
+    for frozen in frozen_jobs:
+        problems += job_problems(answers, root, items, frozen, labels,
+                                 envs)
+    return problems, frozen_jobs
+
+
+def job_problems(answers, root, items, frozen, labels, envs):
+    name = frozen.name
+    found = []
+    for node, label in sorted(frozen.nodes.items()):
+        if label not in labels:
+            found.append('job %s: node %s asks for label %s, which OpenDev '
+                         'does not offer (%s): NODE_FAILURE' % (
+                             name, node, label, ', '.join(labels)))
+    inventory = Inventory.of(frozen)
+    frozen.plays = plays(answers, frozen, inventory)
+    for phase, project, path, hosts, nodes in frozen.plays:
+        if hosts == MISSING:
+            found.append('job %s: %s playbook %s does not exist in %s: '
+                         'the job fails to start' % (name, phase, path,
+                                                     project))
+        elif not nodes:
+            found.append('job %s: %s play of %s %s runs on hosts %r, which '
+                         'match no node of nodeset %s: Ansible skips it and '
+                         'the job reports SUCCESS' % (
+                             name, phase, project, path, hosts,
+                             frozen.nodeset['name']))
+    if 'devstack-tempest' in frozen.chain:
+        found += _tempest_problems(answers, frozen, inventory)
+    elif is_tox_job(frozen):
+        found += _tox_problems(frozen, envs)
+    frozen.used = used_files(root, frozen, answers)
+    found += irrelevant_problems(frozen, applied_variants(
+        answers, frozen, items))
+    return found
+
+
+def report(answers, frozen):
+    """Lines describing a frozen job (tox -e zuul -- --report)."""
+    checkouts = answers.checkouts(frozen)
+    title = 'job %s (%s, a change on %s)' % (
+        frozen.name, frozen.pipeline, frozen.branch)
+    lines = [title,
+             '  inherits: %s' % ' <- '.join(dict.fromkeys(frozen.chain)),
+             '  checkout: %s' % '; '.join(
+                 '%s %s (%s)' % (project, ref, why) for project, (ref, why)
+                 in sorted(checkouts.items())),
              '  nodeset %s: %s; groups %s' % (
-                 frozen.nodeset, ', '.join('%s=%s' % item for item in sorted(
-                     nodeset['nodes'].items())), '; '.join(
-                     '%s: %s' % (g, ','.join(n)) for g, n in sorted(
-                         nodeset['groups'].items())))]
-    for phase, playbook, hosts, nodes in plays(frozen, root, nodeset,
-                                               upstream):
-        lines.append('  %-8s %-52s hosts %-8s -> %s' % (
-            phase, playbook, hosts, ', '.join(nodes) or 'NO NODE'))
-    chain = [job for job, _ in frozen.chain]
-    if 'tox' in chain:
-        for env in tox_envs_of(frozen):
-            description, commands = tox_env(root, env)
-            lines.append('  tox -e %s: %s' % (env, description))
-            lines += ['    %s' % command for command in commands]
-        return lines
-    if 'devstack-tempest' not in chain:
-        return lines
-    lines.append('  tests: regex %s; excluded %s; at least %s migtests '
-                 'tests must pass' % (
-                     frozen.vars.get('tempest_test_regex'),
-                     frozen.vars.get('tempest_exclude_regex') or 'nothing',
-                     frozen.vars.get('migtests_min_passed')))
-    selected = selected_tests(frozen)
-    lines.append('  selected by Tempest\'s discovery (%d):' % len(selected))
-    lines += ['    %s' % test for test in selected]
+                 frozen.nodeset['name'], ', '.join(
+                     '%s=%s' % item for item in sorted(frozen.nodes.items())),
+                 '; '.join('%s: %s' % (g, ','.join(n)) for g, n in sorted(
+                     frozen.groups.items())) or '-')]
+    for phase, project, path, hosts, nodes in frozen.plays:
+        lines.append('  %-8s %s %s hosts %s -> %s' % (
+            phase, project, path, hosts, ', '.join(nodes) or 'NO NODE'))
+    if is_tox_job(frozen):
+        lines.append('  tox -e %s' % frozen.vars.get('tox_envlist'))
+    elif 'devstack-tempest' in frozen.chain:
+        selected = selected_tests(frozen)
+        lines.append('  tests: regex %s; excluded %s; at least %s migtests '
+                     'tests must pass' % (
+                         frozen.vars.get('tempest_test_regex'),
+                         frozen.vars.get('tempest_exclude_regex')
+                         or 'nothing',
+                         frozen.vars.get('migtests_min_passed')))
+        lines.append('  selected by Tempest\'s discovery (%d):'
+                     % len(selected))
+        lines += ['    %s' % test for test in selected]
     return lines

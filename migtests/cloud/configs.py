@@ -374,7 +374,7 @@ def main(argv=None):
     """python -m migtests.cloud.configs libvirt PROFILE INDEX
     python -m migtests.cloud.configs tempest PROFILE HOST[,HOST...]
 
-    A profile's settings for a node of a Zuul job (playbooks/run.yaml): the
+    A profile's settings for a node of a Zuul job (devstack/plugin.sh): the
     same data the local cloud writes."""
     import sys
     argv = sys.argv[1:] if argv is None else argv

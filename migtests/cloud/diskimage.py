@@ -98,7 +98,7 @@ def _assemble(work, image):
 
 def main(argv=None):
     """Build the image and print its path: what a Zuul node runs before it
-    uploads the counter image to Glance (playbooks/pre.yaml)."""
+    uploads the counter image to Glance (devstack/plugin.sh)."""
     parser = argparse.ArgumentParser(
         prog='python -m migtests.cloud.diskimage',
         description='Build the whole-disk counter guest image (raw) and '

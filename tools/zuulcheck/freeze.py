@@ -247,29 +247,45 @@ def plays(answers, frozen, inventory):
     return found
 
 
-def removes_devstack_writes(answers, frozen, inventory):
-    """The options devstack writes that no run play of this repository
-    removes on every compute (a task with state: absent whose regexp or
-    option matches it)."""
-    computes = set(frozen.groups.get('compute', frozen.nodes))
-    covered = {option: set() for option in DEVSTACK_LIBVIRT_WRITES}
+PLUGIN = 'migtests'
+# The post-run step that reads what nova-compute ran with.
+OPTION_CHECK = 'migtests.cloud.optiondump'
+
+
+def _effective(frozen, node, key):
+    """A variable as Ansible gives it to ``node``: its groups' variables
+    (Zuul's group-vars; the later group by name wins) over the job's."""
+    value = frozen.vars.get(key)
+    for group in sorted(g for g, members in frozen.groups.items()
+                        if node in members):
+        if key in frozen.data['group_vars'].get(group, {}):
+            value = frozen.data['group_vars'][group][key]
+    return frozen.data['host_vars'].get(node, {}).get(key, value)
+
+
+def computes_of(frozen):
+    return sorted(frozen.groups.get('compute', frozen.nodes))
+
+
+def plugin_missing_on(frozen):
+    """Compute nodes whose devstack does not enable this repository's
+    devstack plugin (which removes devstack's own [libvirt] writes)."""
+    return [node for node in computes_of(frozen)
+            if PLUGIN not in (_effective(frozen, node, 'devstack_plugins')
+                              or {})]
+
+
+def option_check_missing_on(answers, frozen, inventory):
+    """Compute nodes no post-run play of this repository checks nova-
+    compute's option dump on."""
+    checked = set()
     for phase, project, branch, path in frozen.playbooks:
-        if phase != 'run' or project != tenant.PROJECT:
+        if phase != 'post-run' or project != tenant.PROJECT:
             continue
         for play in answers.playbook(project, branch, path) or []:
-            nodes = set(inventory.hosts(play.get('hosts')))
-            for task in play.get('tasks') or []:
-                for args in task.values():
-                    if not (isinstance(args, dict)
-                            and args.get('state') == 'absent'):
-                        continue
-                    pattern = args.get('regexp') or re.escape(
-                        str(args.get('option', '')))
-                    for option in covered:
-                        if re.search(pattern, '%s = x' % option):
-                            covered[option] |= nodes
-    return [option for option, nodes in covered.items()
-            if not computes <= nodes]
+            if OPTION_CHECK in yaml.safe_dump(play.get('tasks') or []):
+                checked |= set(inventory.hosts(play.get('hosts')))
+    return [node for node in computes_of(frozen) if node not in checked]
 
 
 # --- the tests a job selects ---
@@ -378,10 +394,14 @@ def _tox_problems(frozen, envs):
 def _tempest_problems(answers, frozen, inventory):
     name = frozen.name
     found = []
-    for option in removes_devstack_writes(answers, frozen, inventory):
-        found.append('job %s: devstack writes [libvirt] %s and no run play '
-                     'removes it on every compute: not shipped defaults'
-                     % (name, option))
+    for node in plugin_missing_on(frozen):
+        found.append('job %s: devstack writes [libvirt] %s on %s and the '
+                     'migtests devstack plugin, which removes it, is not '
+                     'enabled there: not shipped defaults' % (
+                         name, ', '.join(DEVSTACK_LIBVIRT_WRITES), node))
+    for node in option_check_missing_on(answers, frozen, inventory):
+        found.append('job %s: no post-run play checks what nova-compute on '
+                     '%s ran with (%s)' % (name, node, OPTION_CHECK))
     regex = frozen.vars.get('tempest_test_regex', '')
     selected = selected_tests(frozen)
     profile = frozen.vars.get('migtests_profile', 'shipped')
@@ -471,9 +491,10 @@ def plugin_modules(root):
 
 def used_files(root, frozen, answers):
     """Files of this repository the frozen job uses (the change's copy
-    of them): its playbooks, the modules they run (``python -m``), the
-    plugin Tempest loads, and the packaging; for a tox job everything
-    its environments run."""
+    of them): its playbooks, its devstack plugin where the job enables
+    it, the modules those run (``python -m``) and what they import, the
+    plugin Tempest loads, and the packaging; for a tox job everything its
+    environments run."""
     if is_tox_job(frozen):
         files = {os.path.relpath(os.path.join(d, f), root)
                  for top in ('reference', 'migtests', 'tools')
@@ -483,13 +504,22 @@ def used_files(root, frozen, answers):
             path for _, project, _, path in frozen.playbooks
             if project == tenant.PROJECT}
     files = set(PACKAGING)
-    modules = plugin_modules(root)
+    texts = []
     for _, project, branch, path in frozen.playbooks:
-        if project != tenant.PROJECT:
-            continue
-        files.add(path)
-        modules += re.findall(r'-m\s+((?:migtests|reference)[\w.]*)',
-                              answers.file(project, branch, path) or '')
+        if project == tenant.PROJECT:
+            files.add(path)
+            texts.append(answers.file(project, branch, path) or '')
+    if any(PLUGIN in (_effective(frozen, node, 'devstack_plugins') or {})
+           for node in frozen.nodes):
+        for directory, _, names in os.walk(os.path.join(root, 'devstack')):
+            for name in names:
+                path = os.path.relpath(os.path.join(directory, name), root)
+                files.add(path)
+                with open(os.path.join(root, path)) as f:
+                    texts.append(f.read())
+    modules = plugin_modules(root) + [
+        module for text in texts for module in re.findall(
+            r'-m\s+((?:migtests|reference)[\w.]*)', text)]
     return files | import_closure(root, modules)
 
 

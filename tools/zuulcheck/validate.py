@@ -106,6 +106,16 @@ def shipped_defaults_problems(root, items):
                     '%s: job %s sets %s: jobs must run with the migration '
                     'configuration Nova ships' % (relative, conf['name'],
                                                   path))
+    plugin = os.path.join(root, 'devstack', 'plugin.sh')
+    if os.path.exists(plugin):
+        with open(plugin) as f:
+            for number, line in enumerate(f, 1):
+                if re.search(r'^\s*(iniset|crudini --set)\b', line) and \
+                        FORBIDDEN.search(line):
+                    problems.append(
+                        'devstack/plugin.sh:%d: sets %s: jobs must run with '
+                        'the migration configuration Nova ships' % (
+                            number, FORBIDDEN.search(line).group(0)))
     for path in sorted(glob.glob(os.path.join(root, 'playbooks', '**',
                                               '*.yaml'), recursive=True)):
         with open(path) as f:
@@ -137,7 +147,7 @@ def _profile_of(name, local_jobs):
 
 def profile_problems(items):
     """A job whose migtests_profile is not 'shipped' sets live-migration
-    options on purpose (playbooks/run.yaml writes the profile): it may run
+    options on purpose (devstack/plugin.sh writes the profile): it may run
     only where someone asks for it -- the experimental pipeline -- never
     in check or gate, which carry the shipped-defaults claim."""
     local_jobs = {c['name']: c for _, k, c in items if k == 'job'}

@@ -1,6 +1,6 @@
 """The guest built from Debian's packages through a package list of its
 own (guestimage.DebianSource) -- what an Ubuntu CI node does before it
-builds and uploads the counter image (playbooks/pre.yaml) -- is the guest
+builds and uploads the counter image (devstack/plugin.sh) -- is the guest
 the machine's own apt builds: same kernel, same initramfs, byte for byte."""
 
 import filecmp

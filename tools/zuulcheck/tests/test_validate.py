@@ -108,8 +108,8 @@ BROKEN = tuple(_one(*case) for case in (
      '          $NOVA_CONF:\n            libvirt:\n'
      '              live_migration_tunnelled: true\n',
      'live_migration_tunnelled'),
-    ('flag-in-localrc', 'zuul.d/jobs.yaml', "      tox_envlist: all\n",
-     "      tox_envlist: all\n      devstack_localrc:\n"
+    ('flag-in-localrc', 'zuul.d/jobs.yaml', "        MIGTESTS_COMPUTE: 1\n",
+     "        MIGTESTS_COMPUTE: 1\n"
      "        LIBVIRT_LIVE_MIGRATION_FLAG: VIR_MIGRATE_TUNNELLED\n",
      'migration configuration Nova ships'),
     ('post-copy-in-group-vars', 'zuul.d/jobs.yaml',
@@ -119,17 +119,24 @@ BROKEN = tuple(_one(*case) for case in (
      "            $NOVA_CPU_CONF:\n              libvirt:\n"
      "                live_migration_permit_post_copy: true\n",
      'group-vars'),
-    ('playbook-sets-an-option', 'playbooks/run.yaml',
+    ('playbook-sets-an-option', 'playbooks/post.yaml',
      "  tasks:\n",
      "  tasks:\n    - name: Tunnel\n      community.general.ini_file:\n"
      "        path: /etc/nova/nova.conf\n        section: libvirt\n"
      "        option: live_migration_tunnelled\n        value: 'true'\n"
      "        mode: '0644'\n",
      'live_migration_tunnelled'),
-    ('playbook-writes-a-line', 'playbooks/run.yaml',
-     "        state: absent\n",
+    ('playbook-writes-a-line', 'playbooks/post.yaml',
+     "  tasks:\n",
+     "  tasks:\n    - name: Tunnel\n      ansible.builtin.lineinfile:\n"
+     "        path: /etc/nova/nova-cpu.conf\n"
      "        line: 'live_migration_tunnelled = True'\n",
      'live_migration_tunnelled'),
+    ('devstack-plugin-sets-an-option', 'devstack/plugin.sh',
+     "    iniset $NOVA_CONF DEFAULT compute_driver \\\n",
+     "    iniset $NOVA_CONF libvirt live_migration_tunnelled True\n"
+     "    iniset $NOVA_CONF DEFAULT compute_driver \\\n",
+     'devstack/plugin.sh:'),
     ('plugin-syntax-error', 'migtests/console.py',
      "        return 'no counter printed after the migration'",
      "        return 'no counter printed after the migration' +",
@@ -140,13 +147,19 @@ BROKEN = tuple(_one(*case) for case in (
      '    override-checkout: stable/2026.1\n'
      '    branches: ^stable/(newton|ocata)$\n',
      'Zuul would not run job migtests-multinode-2026-1'),
-    ('devstack-writes-left-in-place', 'playbooks/run.yaml',
-     "        state: absent\n", "        state: present\n",
-     'devstack writes [libvirt] live_migration_uri and no run play removes '
-     'it on every compute'),
-    ('removal-on-one-compute-only', 'playbooks/run.yaml',
+    ('devstack-writes-left-in-place', 'zuul.d/jobs.yaml',
+     "      devstack_plugins:\n        migtests: https://opendev.org/"
+     "openstack/migtests\n", '',
+     'devstack writes [libvirt] live_migration_uri on controller and the '
+     'migtests devstack plugin, which removes it, is not enabled there'),
+    ('removal-on-one-compute-only', 'zuul.d/jobs.yaml',
+     "      subnode:\n        devstack_localrc:\n",
+     "      subnode:\n        devstack_plugins:\n          neutron: "
+     "https://opendev.org/openstack/neutron\n        devstack_localrc:\n",
+     'live_migration_uri on compute1 and the migtests devstack plugin'),
+    ('option-check-on-one-compute-only', 'playbooks/post.yaml',
      "  hosts: compute\n", "  hosts: subnode\n",
-     'no run play removes it on every compute'),
+     'no post-run play checks what nova-compute on controller ran with'),
     ('trunk-test-selected', 'zuul.d/jobs.yaml',
      "      tempest_exclude_regex: 'test_live_migration_with_trunk'\n", '',
      'which upstream excludes'),
@@ -203,15 +216,15 @@ BROKEN = tuple(_one(*case) for case in (
      'migtests_profile: fast', "migtests_profile 'fast' is none of"),
     # Where the model this replaced and Zuul disagreed: Zuul's (and
     # Ansible's) answer.
-    ('list-hosts-of-no-node', 'playbooks/run.yaml',
-     "- name: Run Tempest and check that the plugin's tests ran\n"
-     "  hosts: tempest\n",
-     "- name: Run Tempest and check that the plugin's tests ran\n"
-     "  hosts: [tempest2, tempest3]\n",
+    ('list-hosts-of-no-node', 'playbooks/post.yaml',
+     "- name: Collect the migration records and count the plugin's passed "
+     "tests\n  hosts: tempest\n",
+     "- name: Collect the migration records and count the plugin's passed "
+     "tests\n  hosts: [tempest2, tempest3]\n",
      "runs on hosts ['tempest2', 'tempest3'], which match no node"),
-    ('removal-on-all-but-the-controller', 'playbooks/run.yaml',
+    ('option-check-on-all-but-the-controller', 'playbooks/post.yaml',
      "  hosts: compute\n", "  hosts: all:!controller\n",
-     'no run play removes it on every compute'),
+     'no post-run play checks what nova-compute on controller ran with'),
     ('negated-branch-dict', 'zuul.d/jobs.yaml',
      '    override-checkout: stable/2026.1\n',
      '    override-checkout: stable/2026.1\n'
@@ -314,7 +327,9 @@ class TestValidator(testtools.TestCase):
         self.assertIn('job migtests-multinode-2026-1', text)
         self.assertIn('openstack/nova stable/2026.1 (job override ref)',
                       text)
-        self.assertIn('playbooks/run.yaml', text)
+        self.assertIn('openstack/tempest playbooks/devstack-tempest.yaml',
+                      text)
+        self.assertIn('playbooks/post.yaml', text)
         self.assertNotIn('NO NODE', text)
         self.assertIn('job migtests-tox-functional', text)
         self.assertIn('playbooks/tox-root.yaml', text)

@@ -284,6 +284,14 @@ class TestValidator(testtools.TestCase):
         self.assertEqual([], problems)
         self.assertIn('migtests-multinode', [f.name for f in frozen])
 
+    def test_the_upstream_snapshots_load_without_error(self):
+        """Every project of the tenant, the snapshots and stated files
+        included: a name the snapshots' closure missed would be a
+        configuration error there."""
+        errors = CHECKER.site.api('tenant/openstack/config-errors')
+        self.assertEqual([], [(e['source_context']['project'],
+                               e['error']) for e in errors])
+
     @ddt.data(*ALL)
     @ddt.unpack
     def test_broken_copy_fails(self, name, edits, expected):

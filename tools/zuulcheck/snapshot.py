@@ -110,24 +110,6 @@ def read_branch(git_dir, ref):
     return commit, files, items
 
 
-def _job_refs(conf):
-    """(jobs, nodesets, projects) a job definition names."""
-    jobs, nodesets, projects = set(), set(), set()
-    if conf.get('parent'):
-        jobs.add(conf['parent'])
-    elif 'parent' not in conf:
-        jobs.add('base')    # the tenant's default parent
-    if isinstance(conf.get('nodeset'), str):
-        nodesets.add(conf['nodeset'])
-    for project in conf.get('required-projects') or []:
-        projects.add(project if isinstance(project, str)
-                     else project['name'])
-    for role in conf.get('roles') or []:
-        if 'zuul' in role:
-            projects.add(role['zuul'])
-    return jobs, nodesets, projects
-
-
 def _pipeline_jobs(conf):
     for value in conf.values():
         if isinstance(value, dict):
@@ -143,11 +125,11 @@ def closure(roots, sources):
     index = {}
     for project, branches in sources.items():
         for branch, items in branches.items():
-            for path, kind, conf in items:
+            for position, (path, kind, conf) in enumerate(items):
                 if kind in ('job', 'nodeset', 'project-template',
                             'semaphore'):
                     index.setdefault((kind, conf['name']), []).append(
-                        (project, branch, path, conf))
+                        (project, branch, position, path, conf))
     todo = [(kind, name) for kind, names in roots.items() for name in names]
     seen, kept, projects, missing = set(), {}, set(), set()
     while todo:
@@ -159,11 +141,11 @@ def closure(roots, sources):
             missing.add(key)
             continue
         kind = key[0]
-        for project, branch, path, conf in index[key]:
+        for project, branch, position, path, conf in index[key]:
             kept.setdefault((project, branch), []).append(
-                (path, kind, conf))
+                (position, path, kind, conf))
             if kind == 'job':
-                jobs, nodesets, named = _job_refs(conf)
+                jobs, nodesets, named = tenant.job_refs(conf)
                 projects |= named
                 todo += [('job', j) for j in jobs]
                 todo += [('nodeset', n) for n in nodesets]
@@ -173,6 +155,9 @@ def closure(roots, sources):
                     todo.append(('semaphore', semaphore))
             elif kind == 'project-template':
                 todo += [('job', j) for j in _pipeline_jobs(conf)]
+    # In each file's own order, whatever the order they were reached in.
+    kept = {key: [item[1:] for item in sorted(items, key=lambda i: i[0])]
+            for key, items in kept.items()}
     return kept, projects, sorted(missing)
 
 
@@ -233,7 +218,7 @@ def roots_of(root):
     roots = {'job': set(), 'nodeset': set(), 'project-template': set()}
     for _, kind, conf in items:
         if kind == 'job':
-            jobs, nodesets, _ = _job_refs(conf)
+            jobs, nodesets, _ = tenant.job_refs(conf)
             roots['job'] |= jobs - local
             roots['nodeset'] |= nodesets
         elif kind in ('project', 'project-template'):

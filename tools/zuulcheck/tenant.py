@@ -215,22 +215,32 @@ def build(workdir, root, copies=()):
     return tenants, connections
 
 
+def job_refs(conf):
+    """(jobs, nodesets, projects) a job definition names: its parent (the
+    tenant's default, base, when it names none), its nodeset, its
+    required projects and the projects of its roles."""
+    jobs, nodesets, projects = set(), set(), set()
+    if conf.get('parent'):
+        jobs.add(conf['parent'])
+    elif 'parent' not in conf:
+        jobs.add('base')
+    if isinstance(conf.get('nodeset'), str):
+        nodesets.add(conf['nodeset'])
+    for project in conf.get('required-projects') or []:
+        projects.add(project if isinstance(project, str)
+                     else project['name'])
+    for role in conf.get('roles') or []:
+        if 'zuul' in role:
+            projects.add(role['zuul'])
+    return jobs, nodesets, projects
+
+
 def _named_projects(data):
     """Projects the upstream jobs name (required projects, roles)."""
-    named = set()
-    for snap in data.values():
-        for branch in snap['branches'].values():
-            for item in branch['config']:
-                for kind, conf in item.items():
-                    if kind != 'job':
-                        continue
-                    for project in conf.get('required-projects') or []:
-                        named.add(project if isinstance(project, str)
-                                  else project['name'])
-                    for role in conf.get('roles') or []:
-                        if 'zuul' in role:
-                            named.add(role['zuul'])
-    return {_short(p) for p in named}
+    return {_short(project) for snap in data.values()
+            for branch in snap['branches'].values()
+            for item in branch['config'] for kind, conf in item.items()
+            if kind == 'job' for project in job_refs(conf)[2]}
 
 
 def _short(project):

@@ -141,7 +141,8 @@ class ZuulAnswers:
             if e['source_context']['project'] == tenant.PROJECT
             and e['source_context']['branch'] == branch))
 
-    def _repository(self, project):
+    def repository(self, project):
+        """Where this tenant's copy of ``project`` lies."""
         return tenant.project_dir(self.site.dir, self.tenant, project)
 
     @functools.lru_cache(maxsize=None)
@@ -155,13 +156,13 @@ class ZuulAnswers:
     def file(self, project, branch, path):
         proc = subprocess.run(
             ['git', 'show', '%s:%s' % (branch, path)],
-            cwd=self._repository(project), capture_output=True, text=True)
+            cwd=self.repository(project), capture_output=True, text=True)
         return proc.stdout if proc.returncode == 0 else None
 
     def branches(self, project):
         out = subprocess.run(
             ['git', 'for-each-ref', '--format=%(refname:short)',
-             'refs/heads'], cwd=self._repository(project),
+             'refs/heads'], cwd=self.repository(project),
             capture_output=True, text=True, check=True).stdout
         return out.split()
 

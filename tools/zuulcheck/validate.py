@@ -225,7 +225,7 @@ class Checker:
 
     def check(self, copy=None):
         answers = self.answers(copy)
-        tree = answers._repository(tenant.PROJECT)
+        tree = answers.repository(tenant.PROJECT)
         problems = static_problems(tree)
         more, frozen = freeze.check_branch(answers, tree, 'master',
                                            labels())

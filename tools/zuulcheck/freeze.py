@@ -34,6 +34,7 @@ among its irrelevant files.
 
 import ast
 import functools
+import json
 import os
 import re
 import subprocess
@@ -191,33 +192,50 @@ class ZuulAnswers:
 
 # --- plays and nodes ---
 class Inventory:
-    """Ansible's own inventory of a frozen nodeset, laid out as Zuul's
-    executor writes it (every node in ``all``, each group a child)."""
+    """Ansible's own inventory of a frozen job, laid out as Zuul's
+    executor writes it: every node in ``all`` with the job's variables,
+    each group a child with its group-vars, each node's host-vars.
+    ``keep``: the variables it carries (the rest do not change which
+    nodes a pattern selects, nor those variables' values)."""
 
     @classmethod
-    def of(cls, frozen):
-        key = (tuple(sorted(frozen.nodes)), tuple(
-            (g, tuple(n)) for g, n in sorted(frozen.groups.items())))
+    def of(cls, frozen, keep=()):
+        data = {'all': {
+            'vars': {k: frozen.vars[k] for k in keep if k in frozen.vars},
+            'hosts': {node: {k: v for k, v in frozen.data['host_vars'].get(
+                node, {}).items() if k in keep} for node in frozen.nodes},
+            'children': {group: {
+                'hosts': {node: None for node in members},
+                'vars': {k: v for k, v in frozen.data['group_vars'].get(
+                    group, {}).items() if k in keep}}
+                for group, members in frozen.groups.items()}}}
+        key = json.dumps(data, sort_keys=True)
         if key not in _INVENTORIES:
-            _INVENTORIES[key] = cls(frozen.nodes, frozen.groups)
+            _INVENTORIES[key] = cls(data)
         return _INVENTORIES[key]
 
-    def __init__(self, nodes, groups):
+    def __init__(self, data):
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
-        data = {'all': {'hosts': {node: None for node in nodes},
-                        'children': {group: {'hosts': {
-                            node: None for node in members}}
-                            for group, members in groups.items()}}}
+        from ansible.vars.manager import VariableManager
+        loader = DataLoader()
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, 'inventory.yaml')
             with open(path, 'w') as f:
                 yaml.safe_dump(data, f)
-            self.manager = InventoryManager(loader=DataLoader(),
-                                            sources=[path])
+            self.manager = InventoryManager(loader=loader, sources=[path])
+        self.variables = VariableManager(loader=loader,
+                                         inventory=self.manager)
 
     def hosts(self, pattern):
         return sorted(h.name for h in self.manager.get_hosts(pattern))
+
+    def var(self, node, key):
+        """A variable as Ansible gives it to ``node`` (its precedence of
+        host, group and job variables; not templated)."""
+        return self.variables.get_vars(
+            host=self.manager.get_host(node), include_hostvars=False).get(
+                key)
 
 
 _INVENTORIES = {}
@@ -253,17 +271,6 @@ PLUGIN = 'migtests'
 OPTION_CHECK = 'migtests.cloud.optiondump'
 
 
-def _effective(frozen, node, key):
-    """A variable as Ansible gives it to ``node``: its groups' variables
-    (Zuul's group-vars; the later group by name wins) over the job's."""
-    value = frozen.vars.get(key)
-    for group in sorted(g for g, members in frozen.groups.items()
-                        if node in members):
-        if key in frozen.data['group_vars'].get(group, {}):
-            value = frozen.data['group_vars'][group][key]
-    return frozen.data['host_vars'].get(node, {}).get(key, value)
-
-
 def computes_of(frozen):
     return sorted(frozen.groups.get('compute', frozen.nodes))
 
@@ -271,9 +278,9 @@ def computes_of(frozen):
 def plugin_missing_on(frozen):
     """Compute nodes whose devstack does not enable this repository's
     devstack plugin (which removes devstack's own [libvirt] writes)."""
+    inventory = Inventory.of(frozen, keep=('devstack_plugins',))
     return [node for node in computes_of(frozen)
-            if PLUGIN not in (_effective(frozen, node, 'devstack_plugins')
-                              or {})]
+            if PLUGIN not in (inventory.var(node, 'devstack_plugins') or {})]
 
 
 def option_check_missing_on(answers, frozen, inventory):
@@ -510,7 +517,8 @@ def used_files(root, frozen, answers):
         if project == tenant.PROJECT:
             files.add(path)
             texts.append(answers.file(project, branch, path) or '')
-    if any(PLUGIN in (_effective(frozen, node, 'devstack_plugins') or {})
+    inventory = Inventory.of(frozen, keep=('devstack_plugins',))
+    if any(PLUGIN in (inventory.var(node, 'devstack_plugins') or {})
            for node in frozen.nodes):
         for directory, _, names in os.walk(os.path.join(root, 'devstack')):
             for name in names:

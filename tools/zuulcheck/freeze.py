@@ -92,6 +92,10 @@ class Frozen:
         self.override_checkout = data['override_checkout']
         self.chain = [re.match(r'<Job (\S+)', entry).group(1)
                       for entry in data['zuul']['_inheritance_path']]
+        # Found by job_problems: [(phase, project, path, hosts, nodes)],
+        # and this repository's files the job uses.
+        self.plays = []
+        self.used = set()
 
     def runs_playbook(self, project, path):
         return any((pr, pa) == (project, path)

@@ -320,6 +320,12 @@ BEHAVIOUR = (
               None, 'libvirt 7.3.0 to 7.5.x may copy storage through the '
               'tunnel although none was asked for',
               'libvirt 7.6.0 release notes', hazard=True),
+    Behaviour('storage-copy-broken',
+              lambda c: c.copies_storage and c.either('storage_copy_broken'),
+              None, 'libvirt 8.7.x copies no disk: the destination starts '
+              'on the empty images it pre-created',
+              'libvirt issue 373 (cockpit-project/bots#3841); fixed in '
+              '8.8.0', hazard=True, copies=lambda c: frozenset()),
     Behaviour('incremental-copy-broken',
               lambda c: c.has('NON_SHARED_INC')
               and c.either('non_shared_inc_broken'),

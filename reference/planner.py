@@ -293,6 +293,17 @@ def _storage_copy(operation, request, hosts, decisions):
             'the guest has no local disk: nothing to copy (NON_SHARED_INC is '
             'not sent)'))
         return StorageCopy()
+    broken = [h for h in hosts if supports('storage_copy_broken', h)]
+    if broken:
+        raise MigrationRefused(
+            'storage-copy-broken',
+            'a block migration with %s would lose the local disks %s: '
+            'libvirt %s copies no disk and starts the guest on the empty '
+            'images the destination pre-created (%s; fixed in 8.8.0): '
+            'upgrade libvirt to 8.8.0 or later, or use shared instance '
+            'storage' % (_pair(hosts), ', '.join(local), ', '.join(
+                sorted({str(h.libvirt) for h in broken})), _requirement(
+                'storage_copy_broken')))
     flag = 'VIR_MIGRATE_NON_SHARED_INC'
     if any(supports('non_shared_inc_broken', host) for host in hosts):
         flag = 'VIR_MIGRATE_NON_SHARED_DISK'

@@ -157,6 +157,15 @@ FEATURES = {f.name: f for f in (
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
             'NON_SHARED_INC copied nothing since 7.3.0',
             libvirt_since=V('7.3.0'), libvirt_until=V('7.6.0')),
+    # libvirt 8.7.x set a storage migration up as if the storage were
+    # shared: the destination starts on the empty images it pre-created and
+    # no disk is copied, whichever NON_SHARED_* flag is sent.  Fixed in 8.8.0
+    # (libvirt issue 373).  Which side carries the bug is not established
+    # here: either host on 8.7.x refuses a storage copy.
+    Feature('storage_copy_broken', 'libvirt issue 373 (reported through '
+            'cockpit-project/bots#3841: on 8.7.0 "the migration process '
+            'forgets to copy the disk", 8.6.0 fine); fixed in 8.8.0',
+            libvirt_since=V('8.7.0'), libvirt_until=V('8.8.0')),
     # The same libvirt bug "could trigger migration of storage when
     # VIR_MIGRATE_TUNNELLED is requested": a tunnel there may copy disks
     # nobody asked to copy, shared volumes included.

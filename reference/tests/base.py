@@ -36,6 +36,7 @@ STACKS = (
     ('7.0.0', '5.2'),    # Debian 11
     ('7.4.0', '6.0'),    # NON_SHARED_INC regression window
     ('8.0.0', '6.2'),    # Ubuntu 22.04
+    ('8.7.0', '7.1'),    # storage copy broken (libvirt issue 373)
     ('9.0.0', '7.2'),    # Debian 12
     ('10.0.0', '8.2'),   # Ubuntu 24.04
     ('11.3.0', '10.0'),  # Debian 13

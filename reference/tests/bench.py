@@ -25,9 +25,18 @@ import os
 import time
 
 from reference import conf
+from reference.model import MigrationRefused
 from reference.planner import plan_migration
 from reference.tests import base
 from reference.tests import sweep
+
+
+def _plans(settings, stack, req):
+    try:
+        plan_migration(settings, stack, stack, req)
+    except MigrationRefused:
+        return False
+    return True
 
 
 def planning_throughput(seconds=2.0):
@@ -35,6 +44,10 @@ def planning_throughput(seconds=2.0):
     cases = [(base.host(*stack), base.request(*req[:2], shared_storage=req[2],
                                               paused=req[3]))
              for stack in base.STACKS for req in sweep.REQUESTS]
+    # Plans only: a request the planner refuses on a stack (a block
+    # migration on libvirt 8.7.x) is not a plan to time.
+    cases = [(stack, req) for stack, req in cases
+             if _plans(settings, stack, req)]
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         for stack, req in cases:

@@ -68,6 +68,22 @@ EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
                                'native-tls-unsupported'})
 
 
+# Refusals with any settings, of a request real libvirt would mangle:
+# justified only where the simulated libvirt finds a hazard in the storage
+# copy the planner would otherwise have sent (its local disks, listed).
+HAZARD_REFUSALS = frozenset({'storage-copy-broken'})
+
+
+def _refusal_justified(source, destination, req):
+    outcome = sim.evaluate(sim.Call(
+        source, destination, frozenset({
+            'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+            'VIR_MIGRATE_NON_SHARED_INC'}),
+        {'migrate_disks': list(req.targets(DiskKind.LOCAL))}, req.disks,
+        req.shared_storage, req.paused, req.guest_hypervisor))
+    return outcome.hazard is not None
+
+
 def option_sets():
     """(options, settings) for every combination; contradictions dropped."""
     for tunnelled, tls, scheme, permits in itertools.product(
@@ -98,6 +114,9 @@ class Result:
     combinations: int = 0
     plans: int = 0
     refusals: int = 0
+    # Refusals of what the simulated libvirt mangles whatever the settings
+    # (HAZARD_REFUSALS), each checked against it.
+    justified: int = 0
     problems: list = dataclasses.field(default_factory=list)
 
 
@@ -126,7 +145,13 @@ def _check_one(options, settings, source, destination, req, result):
                     or options.get('live_migration_with_native_tls') is True
                     or req.machine_type is not None
                     or req.vtpm is not None)
-        if refusal.error not in EXPLICIT_REFUSALS or not explicit:
+        if refusal.error in HAZARD_REFUSALS:
+            result.justified += 1
+            if not _refusal_justified(source, destination, req):
+                result.problems.append('%s: refused what the simulated '
+                                       'libvirt does safely: %s'
+                                       % (label, refusal.message))
+        elif refusal.error not in EXPLICIT_REFUSALS or not explicit:
             result.problems.append('%s: refused %s' % (label, refusal.message))
         elif refusal.error == 'machine-type-too-new' and \
                 source.qemu[:2] <= destination.qemu[:2]:

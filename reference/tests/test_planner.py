@@ -79,8 +79,13 @@ class TestBaseFlags(base.TestCase):
                                         ('block', 'vda:local vdb:volume',
                                          False),
                                         ('live', 'vdb:volume', False)):
-            result = plan(source=host(libvirt, qemu),
-                          req=request(spec, operation, shared_storage=shared))
+            req = request(spec, operation, shared_storage=shared)
+            if operation == 'block' and libvirt.startswith('8.7.'):
+                # libvirt 8.7.x would lose the disks: no plan at all.
+                self.assertRefused('storage-copy-broken', plan,
+                                   source=host(libvirt, qemu), req=req)
+                continue
+            result = plan(source=host(libvirt, qemu), req=req)
             self.assertEqual(BASE_FLAGS, result.flags[:4])
             self.assertNotIn('VIR_MIGRATE_UNSAFE', result.flags)
 
@@ -168,6 +173,26 @@ class TestDiskSelection(base.TestCase):
         result = plan(source=host(libvirt, '5.2'), req=request('vda:local'))
         self.assertIn(flag, result.flags)
         self.assertEqual(['vda'], result.params['migrate_disks'])
+
+    @ddt.data(('8.7.0', '9.0.0'), ('9.0.0', '8.7.2'), ('8.7.0', '8.7.0'))
+    @ddt.unpack
+    def test_libvirt_8_7_storage_copy_is_refused(self, src, dst):
+        exc = self.assertRefused('storage-copy-broken', plan,
+                                 source=host(src, '7.1'),
+                                 destination=host(dst, '7.1'),
+                                 req=request('vda:local'))
+        self.assertIn('would lose the local disks vda', exc.message)
+        self.assertIn('8.8.0', exc.message)
+
+    @ddt.data('8.6.0', '8.8.0')
+    def test_just_outside_8_7_the_disks_are_copied(self, libvirt):
+        result = plan(source=host(libvirt, '7.1'), req=request('vda:local'))
+        self.assertIn(INC, result.flags)
+
+    def test_live_migration_on_8_7_is_not_refused(self):
+        result = plan(source=host('8.7.0', '7.1'),
+                      req=request('vda:local', shared_storage=True))
+        self.assertNotIn(INC, result.flags)
 
 
 @ddt.ddt

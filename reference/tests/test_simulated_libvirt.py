@@ -94,6 +94,8 @@ FACTS = (
      'vda:local', None, 'incremental-copy-broken', set()),
     (host('7.4.0', '6.0'), ('TUNNELLED',), {}, 'vda:volume', None,
      'tunnel-copies-storage', None),
+    (host('8.7.0', '7.1'), ('NON_SHARED_DISK',), {'migrate_disks': ['vda']},
+     'vda:local', None, 'storage-copy-broken', set()),
     (host('1.3.1', '2.5'), ('POSTCOPY',), {}, '', 'VIR_ERR_INVALID_ARG',
      None, None),
     (host('1.2.17', '2.5'), ('TLS',), {}, '', 'VIR_ERR_INVALID_ARG', None,

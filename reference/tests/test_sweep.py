@@ -29,7 +29,10 @@ class TestSweep(base.TestCase):
         result = sweep.check_pair(pair, _SETTINGS, sweep.Result())
         self.assertEqual([], result.problems[:5],
                          '%d problems' % len(result.problems))
-        self.assertGreater(result.plans, result.refusals)
+        # A pair whose block migrations libvirt itself would lose (8.7.x)
+        # refuses most requests, each refusal checked above; the others
+        # still plan more than they refuse.
+        self.assertGreater(result.plans, result.refusals - result.justified)
 
     def test_sweep_covers_at_least_2000_combinations(self):
         per_pair = 2 * len(_SETTINGS) * len(sweep.REQUESTS)

@@ -58,6 +58,10 @@ class TestFeatures(base.TestCase):
         ('non_shared_inc_broken', '7.2.0', '5.2', False),
         ('non_shared_inc_broken', '7.3.0', '5.2', True),
         ('non_shared_inc_broken', '7.6.0', '5.2', False),
+        ('storage_copy_broken', '8.6.0', '7.0', False),
+        ('storage_copy_broken', '8.7.0', '7.0', True),
+        ('storage_copy_broken', '8.7.9', '7.0', True),
+        ('storage_copy_broken', '8.8.0', '7.0', False),
         ('parallel_with_post_copy', '11.3.0', '10.0', False),
         ('parallel_with_post_copy', '12.8.0', '11.1', True),
     )

@@ -194,12 +194,14 @@ BEHAVIOUR = (
     Behaviour('postcopy-tunnelled', lambda c: c.has('POSTCOPY', 'TUNNELLED'),
               'VIR_ERR_ARGUMENT_UNSUPPORTED',
               'argument unsupported: post-copy is not supported with '
-              'tunnelled migration', 'qemuMigrationSrcPerform'),
+              'tunnelled migration', 'qemu_migration.c '
+              'qemuMigrationSrcBeginPhase'),
     Behaviour('postcopy-not-live',
               lambda c: c.has('POSTCOPY') and (c.paused or not c.has('LIVE')),
               'VIR_ERR_ARGUMENT_UNSUPPORTED',
               'argument unsupported: post-copy migration is not supported '
-              'with non-live or paused migration', 'qemuMigrationSrcPerform'),
+              'with non-live or paused migration', 'qemu_migration.c '
+              'qemuMigrationSrcBeginPhase'),
     Behaviour('zerocopy-without-parallel',
               lambda c: c.has('ZEROCOPY') and not c.has('PARALLEL'),
               'VIR_ERR_OPERATION_INVALID',
@@ -270,15 +272,16 @@ BEHAVIOUR = (
               'VIR_ERR_OPERATION_UNSUPPORTED',
               'Operation not supported: migration of non-shared storage is '
               'not supported with tunnelled migration and this QEMU',
-              'qemuMigrationSrcPerformTunnel (libvirt >= 5.10)'),
+              'qemu_migration.c qemuMigrationSrcBeginPhase '
+              '(QEMU_CAPS_BLOCKDEV: libvirt >= 5.10 with QEMU >= 4.2)'),
     Behaviour('tunnelled-selective-disks',
               lambda c: c.has('TUNNELLED') and c.copies_storage
               and 'migrate_disks' in c.params,
               'VIR_ERR_OPERATION_UNSUPPORTED',
               'Operation not supported: Selecting disks to migrate is not '
               'implemented for tunnelled migration',
-              'libvirt 1.2.17 qemuMigrationPerformTunnel; the 2016 CI '
-              'failure'),
+              'qemu_migration.c qemuMigrationSrcBeginPhase; the 2016 CI '
+              'failure on libvirt 1.2.17'),
     Behaviour('local-disk-left-behind', _local_left_behind,
               'VIR_ERR_MIGRATE_UNSAFE',
               'Unsafe migration: Migration without shared storage is unsafe',

@@ -138,21 +138,26 @@ FEATURES = {f.name: f for f in (
     # Storage copy through the tunnel relies on QEMU's legacy in-stream block
     # migration.  libvirt refuses it once it drives QEMU with -blockdev
     # (libvirt 5.10 with QEMU 4.2), and QEMU removed it in 9.1.  It can never
-    # carry a selective disk list (facts/libvirt-migration.md, section 2).
+    # carry a selective disk list: libvirt's qemu_migration.c,
+    # qemuMigrationSrcBeginPhase, refuses a tunnelled storage copy with
+    # QEMU_CAPS_BLOCKDEV and any tunnelled migrate_disks list.
     Feature('blockdev', 'libvirt 5.10.0 release notes: -blockdev with '
             'QEMU >= 4.2', libvirt_since=V('5.10.0'), qemu_since=V('4.2.0')),
     Feature('qemu_legacy_block_migration', 'QEMU 9.1 removal notes: '
             '"block migration" (migrate -b / blk capability) removed',
             qemu_until=V('9.1.0')),
     # libvirt 7.3.0 .. 7.5.x: VIR_MIGRATE_NON_SHARED_INC copied no disk at
-    # all; fixed in 7.6.0 (facts/libvirt-migration.md, section 2).
+    # all; fixed in 7.6.0 (libvirt 7.6.0 release notes, bug fixes).
     # Under TCG, QEMU 7.2 loses pages a busy guest dirties during a live
     # migration (its kernel crashes after the switch): about one migration
     # in four with a 50 ms downtime limit, also seen at 300 ms over native
     # TLS, none in 30 at 300 ms over plain TCP.  QEMU 10.0 showed no fault.
     # The fix lies between the two; 10.0 is the first version seen to work.
-    Feature('tcg_dirty_tracking_reliable', 'measured in the lab: QEMU 7.2 '
-            'TCG guest memory corrupted after migration, QEMU 10.0 fine',
+    Feature('tcg_dirty_tracking_reliable', 'measured by hand on the lab '
+            '(README, "Measured on Debian 12"): QEMU 7.2 TCG guest memory '
+            'corrupted after migration, QEMU 10.0 fine; no primary source, '
+            'and no lab case repeats it (the lab\'s guests dirty memory '
+            'only where this holds)',
             qemu_since=V('10.0.0')),
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
             'NON_SHARED_INC copied nothing since 7.3.0',

@@ -13,7 +13,7 @@
 """Decide how to migrate: settings + both hosts + the request -> a plan.
 
 Pure: no libvirt, no I/O.  ``plan_migration`` reads top to bottom as the
-policy (README, "Policy"); each step records a Decision with its reason or
+policy (doc/source/policy.md); each step records a Decision with its reason or
 raises MigrationRefused with a message an operator can act on.
 """
 

@@ -154,10 +154,10 @@ FEATURES = {f.name: f for f in (
     # TLS, none in 30 at 300 ms over plain TCP.  QEMU 10.0 showed no fault.
     # The fix lies between the two; 10.0 is the first version seen to work.
     Feature('tcg_dirty_tracking_reliable', 'measured by hand on the lab '
-            '(README, "Measured on Debian 12"): QEMU 7.2 TCG guest memory '
-            'corrupted after migration, QEMU 10.0 fine; no primary source, '
-            'and no lab case repeats it (the lab\'s guests dirty memory '
-            'only where this holds)',
+            '(doc/source/lab.md, "Measured on Debian 12"): QEMU 7.2 TCG '
+            'guest memory corrupted after migration, QEMU 10.0 fine; no '
+            'primary source, and no lab case repeats it (the lab\'s guests '
+            'dirty memory only where this holds)',
             qemu_since=V('10.0.0')),
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
             'NON_SHARED_INC copied nothing since 7.3.0',

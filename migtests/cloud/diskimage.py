@@ -15,9 +15,9 @@
 The lab's kernel + initramfs (migtests.lab.guestimage), put on a FAT16
 partition behind an MBR with SYSLINUX, so that SeaBIOS boots it and Nova
 needs no ``kernel_id``/``ramdisk_id``: AKI/ARI images trip Nova's deep image
-inspection in live migration (README, known issues).  Built from Debian's
-syslinux, mtools, dosfstools and fdisk, as files only: nothing is mounted
-and no loop device is used.
+inspection in live migration (doc/source/cloud.md, known issues).  Built
+from Debian's syslinux, mtools, dosfstools and fdisk, as files only:
+nothing is mounted and no loop device is used.
 """
 
 import argparse

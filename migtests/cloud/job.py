@@ -118,7 +118,7 @@ def parse_args(argv):
                         help='the cloud\'s lab name (namespaces mt<name>-*; '
                              'up to 6 letters or digits)')
     # Two workers: Tempest 210-248 s instead of 286 s, ten green runs in a
-    # row (README, "The local cloud").
+    # row (doc/source/cloud.md).
     parser.add_argument('--concurrency', type=int, default=2,
                         help='Tempest workers (default: %(default)s)')
     parser.add_argument('--driver', choices=sorted(configs.DRIVERS) + [

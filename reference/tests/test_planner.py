@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The reference driver's policy, rule by rule (README, "Policy")."""
+"""The reference driver's policy, rule by rule (doc/source/policy.md)."""
 
 import ddt
 

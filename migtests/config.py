@@ -13,6 +13,7 @@
 """The [migtests] options: what the scenarios need that Tempest lacks."""
 
 from oslo_config import cfg
+from tempest import config as tempest_config
 
 from migtests import console
 
@@ -58,8 +59,9 @@ MigtestsGroup = [
 
 
 def register_opts(conf):
-    conf.register_group(group)
-    conf.register_opts(MigtestsGroup, group=group)
+    # Tempest's own registration: the group and its options, as Tempest's
+    # plugin interface documents it.
+    tempest_config.register_opt_group(conf, group, MigtestsGroup)
 
 
 def list_opts():

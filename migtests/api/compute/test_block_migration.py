@@ -21,6 +21,7 @@ writing to the same volume across the move.  Without the counter image
 they would repeat Tempest's tests, so they skip.
 """
 
+from tempest.common import utils
 from tempest import config
 from tempest.lib import decorators
 
@@ -49,14 +50,12 @@ class BlockMigrationTest(base.MigrationTestBase):
         self.live_migrate(server['id'], block_migration=True, last=last)
         self.assert_guest_continued(server['id'], last)
 
-    @decorators.attr(type=['multinode', 'volume'])
+    @decorators.attr(type='multinode')
+    @utils.services('volume')
     @decorators.idempotent_id('fc5e3c7b-ab9b-4c7e-bfe5-377554963dfe')
     def test_block_migration_with_attached_volume(self):
         """The 2016 gate failure: root disk copied, the volume left alone --
         the guest's count on the volume carries on after the move."""
-        if not CONF.service_available.cinder:
-            raise self.skipException('no volume service ([service_available]'
-                                     ' cinder = false)')
         self.skip_without_counter_image()
         server = self.create_migratable_server()
         volume = self.create_volume()

@@ -31,7 +31,7 @@ class MigrationFailureTest(base.MigrationTestBase):
     max_microversion = '2.33'
 
     @decorators.attr(type=['negative', 'multinode'])
-    @decorators.idempotent_id('4fe44c45-5699-4413-82b8-e202bb21eeee')
+    @decorators.idempotent_id('d6c0c805-1989-43d5-8567-1434145b241c')
     def test_migrate_to_same_host_is_refused(self):
         server = self.create_migratable_server()
         source = self.get_host_for_server(server['id'])

@@ -154,8 +154,8 @@ class OperatorActionsTest(base.MigrationTestBase):
             uuid)['name'] for uuid in allocations)
 
     # --- the scenarios -----------------------------------------------------
-    @decorators.attr(type='multinode')
-    @decorators.idempotent_id('0f5e6d7c-8b9a-4c1d-9e2f-3a4b5c6d7e80')
+    @decorators.attr(type=['multinode', 'slow'])
+    @decorators.idempotent_id('c11e2d83-2259-40ee-a79f-bbb25110978e')
     def test_in_progress_migration_is_listed_with_its_figures(self):
         server = self.server()
         last = self.counter_if_any(server['id'])
@@ -170,8 +170,8 @@ class OperatorActionsTest(base.MigrationTestBase):
         record = self.wait_for_migration(server['id'], known)
         self.assert_stayed(server['id'], source, record, last)
 
-    @decorators.attr(type='multinode')
-    @decorators.idempotent_id('1a6f7e8d-9c0b-4d2e-8f3a-4b5c6d7e8f91')
+    @decorators.attr(type=['multinode', 'slow'])
+    @decorators.idempotent_id('2ade841b-ff83-416b-b028-0f701fbd5429')
     def test_abort_keeps_the_server_on_its_source(self):
         server = self.server()
         volume = self.create_volume()
@@ -198,8 +198,8 @@ class OperatorActionsTest(base.MigrationTestBase):
         self.assert_guest_kept_running(server['id'], on_volume,
                                        CONF.migtests.volume_counter_pattern)
 
-    @decorators.attr(type='multinode')
-    @decorators.idempotent_id('2b7a8f9e-0d1c-4e3f-9a4b-5c6d7e8f9a02')
+    @decorators.attr(type=['multinode', 'slow'])
+    @decorators.idempotent_id('719bbbe2-39d8-4de7-9068-943c6680520f')
     def test_force_complete_finishes_the_migration(self):
         server = self.server()
         last = self.counter_if_any(server['id'])
@@ -208,8 +208,8 @@ class OperatorActionsTest(base.MigrationTestBase):
         record = self.wait_for_migration(server['id'], known)
         self.assert_moved(server['id'], source, record, last)
 
-    @decorators.attr(type='multinode')
-    @decorators.idempotent_id('3c8b9a0f-1e2d-4f4a-8b5c-6d7e8f9a0b13')
+    @decorators.attr(type=['multinode', 'slow'])
+    @decorators.idempotent_id('31963f84-175d-4b3e-afb5-3daebaaf1b95')
     def test_completion_timeout_abort(self):
         host = CONF.migtests.abort_on_timeout_host
         if not host:
@@ -223,8 +223,8 @@ class OperatorActionsTest(base.MigrationTestBase):
         record = self.wait_for_migration(server['id'], known)
         self.assert_stayed(server['id'], source, record, last)
 
-    @decorators.attr(type='multinode')
-    @decorators.idempotent_id('4d9c0b1a-2f3e-4a5b-9c6d-7e8f9a0b1c24')
+    @decorators.attr(type=['multinode', 'slow'])
+    @decorators.idempotent_id('e99385a1-9212-46e5-9abd-57124a1ce8c2')
     def test_completion_timeout_force_complete(self):
         host = CONF.migtests.force_complete_on_timeout_host
         if not host:

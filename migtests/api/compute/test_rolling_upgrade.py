@@ -20,6 +20,7 @@ versions are read from Nova itself (os-hypervisors), so the scenarios run on
 any cloud whose computes differ and skip, saying so, where they do not.
 """
 
+from tempest.common import utils
 from tempest.common import waiters
 from tempest import config
 from tempest.lib.common.utils import data_utils
@@ -119,7 +120,7 @@ class RollingUpgradeTest(base.MigrationTestBase):
         return volume
 
     @decorators.attr(type='multinode')
-    @decorators.idempotent_id('9b0f3c2e-7d4a-4e1b-8c5f-6a7b8c9d0e11')
+    @decorators.idempotent_id('d7ed25cf-650f-467f-b7ec-46e83b4d0e75')
     def test_older_to_newer_keeps_running(self):
         """Drained from the older compute: the guest carries on counting on
         the newer one."""
@@ -128,14 +129,12 @@ class RollingUpgradeTest(base.MigrationTestBase):
         self.live_migrate(server['id'], host=self.newer, last=last)
         self.assert_guest_continued(server['id'], last)
 
-    @decorators.attr(type=['multinode', 'volume'])
-    @decorators.idempotent_id('a1c4d5e6-8f9a-4b0c-9d1e-2f3a4b5c6d22')
+    @decorators.attr(type='multinode')
+    @utils.services('volume')
+    @decorators.idempotent_id('1b572e41-b59f-4567-bb70-26b480c58c41')
     def test_older_to_newer_with_attached_volume(self):
         """Its local disk copied, its volume left where it is: the guest's
         count on the volume carries on on the newer compute."""
-        if not CONF.service_available.cinder:
-            raise self.skipException('no volume service ([service_available]'
-                                     ' cinder = false)')
         server = self.boot_on(self.older)
         self.admin_volume_attached(server)
         last = self.wait_counting(server['id'])
@@ -147,7 +146,7 @@ class RollingUpgradeTest(base.MigrationTestBase):
                                     CONF.migtests.volume_counter_pattern)
 
     @decorators.attr(type=['multinode', 'negative'])
-    @decorators.idempotent_id('b2d5e6f7-9a0b-4c1d-8e2f-3a4b5c6d7e33')
+    @decorators.idempotent_id('79ca07f5-ebee-4fd7-add4-757b48ba6c83')
     def test_newer_to_older_is_refused(self):
         """Nova refuses the destination whose hypervisor is older, before
         libvirt is asked; the guest keeps running on its source."""

@@ -134,15 +134,32 @@ _MESSAGES = (
 )
 
 
-def translate_error(exc, uri, api):
+def translate_error(exc, uri, api, job_error=None):
+    """The MigrationFailed for a libvirtError.  ``job_error``: the failed
+    job's own message (job_error()), for an exception that carries none --
+    seen on libvirt 9.0 when QEMU's native TLS handshake fails (the lab's
+    tls-native-client-missing fault, now and then)."""
     name = error_name(exc.get_error_code())
     cls, hint = _ERRORS.get(name, _DEFAULT_ERROR)
-    message = exc.get_error_message()
+    message = (exc.get_error_message() or job_error
+               or 'libvirt reported no error message')
     for pattern, known_cls, known_hint in _MESSAGES:
         if pattern.search(message):
             cls, hint = known_cls or cls, known_hint
             break
     return cls(name, message, uri, api, hint)
+
+
+def job_error(domain):
+    """The error libvirt recorded for the domain's last job
+    (VIR_DOMAIN_JOB_ERRMSG of its completed job's statistics, libvirt >=
+    6.3.0), or None."""
+    lv = _libvirt()
+    try:
+        stats = domain.jobStats(lv.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except lv.libvirtError:
+        return None
+    return stats.get('errmsg')
 
 
 def flags_value(names):
@@ -210,7 +227,9 @@ def start(domain, plan):
             return api
         except lv.libvirtError as exc:
             if last or not _api_missing(lv, exc, api):
-                raise translate_error(exc, plan.uri, api) from None
+                raise translate_error(
+                    exc, plan.uri, api, None if exc.get_error_message()
+                    else job_error(domain)) from None
 
 
 class _Runner(threading.Thread):

@@ -62,6 +62,9 @@ VIR_ERR_OPERATION_ABORTED = 78
 VIR_ERR_MIGRATE_UNSAFE = 81
 VIR_ERR_OPERATION_UNSUPPORTED = 84
 
+# virDomainGetJobStats: the statistics of the last completed job.
+VIR_DOMAIN_JOB_STATS_COMPLETED = 1 << 0
+
 FLAG_VALUES = {name: globals()[name] for name in FLAG_SINCE}
 
 

@@ -158,6 +158,32 @@ class TestErrors(ActTestCase):
             '\'192.0.2.12:16514\': Connection refused'), URI, 'migrateToURI3')
         self.assertIs(act.DestinationUnreachable, type(exc))
 
+    def test_an_error_without_message_takes_the_jobs_own(self):
+        # libvirt 9.0 now and then raises no message when QEMU's native
+        # TLS handshake fails; the completed job's errmsg names it.
+        err = sim.libvirtError(sim.VIR_ERR_OPERATION_FAILED, None)
+        exc = act.translate_error(
+            err, URI, 'migrateToURI3', 'operation failed: job \'migration '
+            'out\' failed: TLS handshake failed: Error in the pull function.')
+        self.assertIsInstance(exc, act.TlsFailed)
+        self.assertIn('TLS handshake failed', str(exc))
+
+    def test_an_error_without_any_message_still_translates(self):
+        exc = act.translate_error(sim.libvirtError(None, None), URI,
+                                  'migrateToURI3')
+        self.assertIsInstance(exc, act.MigrationFailed)
+        self.assertIn('libvirt reported no error message', str(exc))
+
+    def test_job_error_reads_the_completed_jobs_errmsg(self):
+        class Domain:
+            def jobStats(self, flags):
+                self.flags = flags
+                return {'type': 3, 'errmsg': 'TLS handshake failed'}
+        domain = Domain()
+        self.assertEqual('TLS handshake failed', act.job_error(domain))
+        self.assertEqual(act._libvirt().VIR_DOMAIN_JOB_STATS_COMPLETED,
+                         domain.flags)
+
     def test_every_libvirt_code_is_named(self):
         err = sim.libvirtError(sim.VIR_ERR_OPERATION_FAILED,
                                'operation failed: job failed')

@@ -151,15 +151,32 @@ def translate_error(exc, uri, api, job_error=None):
 
 
 def job_error(domain):
-    """The error libvirt recorded for the domain's last job
-    (VIR_DOMAIN_JOB_ERRMSG of its completed job's statistics, libvirt >=
-    6.3.0), or None."""
+    """What libvirt recorded of the failure when the exception carries no
+    message: the connection's last error (reset before the call, so it is
+    this call's), else the domain's completed job's VIR_DOMAIN_JOB_ERRMSG
+    (libvirt >= 6.3.0); None when neither says anything."""
     lv = _libvirt()
+    try:
+        error = domain.connect().virConnGetLastError()
+    except lv.libvirtError:
+        error = None
+    if error and error[2]:
+        return error[2]
     try:
         stats = domain.jobStats(lv.VIR_DOMAIN_JOB_STATS_COMPLETED)
     except lv.libvirtError:
         return None
     return stats.get('errmsg')
+
+
+def _reset_errors(domain):
+    """Forget the connection's last error, so that job_error reads only
+    what the next call leaves there."""
+    lv = _libvirt()
+    try:
+        domain.connect().virConnResetLastError()
+    except lv.libvirtError:
+        pass
 
 
 def flags_value(names):
@@ -223,6 +240,7 @@ def start(domain, plan):
                     plan.uri, api, 'Install a newer libvirt-python')
             continue
         try:
+            _reset_errors(domain)
             _call(domain, api, plan, flags)
             return api
         except lv.libvirtError as exc:

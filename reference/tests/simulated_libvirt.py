@@ -102,6 +102,12 @@ class virConnect:
     def getType(self):
         return 'QEMU'
 
+    def virConnResetLastError(self):
+        pass
+
+    def virConnGetLastError(self):
+        return None     # errors here always carry their message
+
     def getCapabilities(self):
         domains = "<domain type='qemu'/>" + (
             "<domain type='kvm'/>" if self._kvm else '')
@@ -130,6 +136,9 @@ class virDomain:
         if name in object.__getattribute__(self, 'missing_apis'):
             raise AttributeError(name)
         return object.__getattribute__(self, name)
+
+    def connect(self):
+        return virConnect(self.host)
 
     def _migrate(self, api, uri, params, flags):
         call = Call(self.host, self.world[uri], flag_names(flags), params,

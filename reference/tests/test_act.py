@@ -174,13 +174,28 @@ class TestErrors(ActTestCase):
         self.assertIsInstance(exc, act.MigrationFailed)
         self.assertIn('libvirt reported no error message', str(exc))
 
-    def test_job_error_reads_the_completed_jobs_errmsg(self):
+    def test_job_error_reads_the_connection_then_the_job(self):
+        class Connection:
+            error = (9, 10, 'operation failed: TLS handshake failed', 2,
+                     None, None, None, 0, 0)
+
+            def virConnGetLastError(self):
+                return self.error
+
         class Domain:
+            conn = Connection()
+
+            def connect(self):
+                return self.conn
+
             def jobStats(self, flags):
                 self.flags = flags
-                return {'type': 3, 'errmsg': 'TLS handshake failed'}
+                return {'type': 3, 'errmsg': 'job: TLS handshake failed'}
         domain = Domain()
-        self.assertEqual('TLS handshake failed', act.job_error(domain))
+        self.assertEqual('operation failed: TLS handshake failed',
+                         act.job_error(domain))
+        Connection.error = None
+        self.assertEqual('job: TLS handshake failed', act.job_error(domain))
         self.assertEqual(act._libvirt().VIR_DOMAIN_JOB_STATS_COMPLETED,
                          domain.flags)
 

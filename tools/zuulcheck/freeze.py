@@ -339,15 +339,23 @@ def selected_tests(frozen, tests=None):
 # --- tox jobs ---
 def read_tox_envs(root, envs):
     """{env: (description, commands)} as tox itself reads tox.ini
-    (``tox config``, one call for each tox.ini); an environment tox.ini
-    does not define falls back to the base one, as it would for the tox
-    job."""
+    (``tox config``, one call for each distinct tox.ini: the broken
+    copies' trees carry the same one, which is read once); an environment
+    tox.ini does not define falls back to the base one, as it would for
+    the tox job.  (Paths in the commands are those of the first tree read
+    with that tox.ini; the rules look only at descriptions and whether
+    there are commands.)"""
     with open(os.path.join(root, 'tox.ini')) as f:
-        return _read_tox_envs(root, f.read(), tuple(sorted(set(envs))))
+        key = (f.read(), tuple(sorted(set(envs))))
+    if key not in _TOX_ENVS:
+        _TOX_ENVS[key] = _run_tox_config(root, key[1])
+    return _TOX_ENVS[key]
 
 
-@functools.lru_cache(maxsize=None)
-def _read_tox_envs(root, _text, envs):
+_TOX_ENVS = {}
+
+
+def _run_tox_config(root, envs):
     proc = subprocess.run(
         [sys.executable, '-m', 'tox', 'config', '--root', root, '-e',
          ','.join(envs), '-k', 'description', 'commands'],

@@ -326,16 +326,29 @@ def _resume(domain, lv):
                 % exc.get_error_message())
 
 
+def running_machine_type(domain_xml):
+    """The machine type of a running domain's XML: the versioned name
+    libvirt recorded when the guest started; None if it has none."""
+    node = ElementTree.fromstring(domain_xml).find('./os/type')
+    return node.get('machine') if node is not None else None
+
+
 def read_capabilities(conn, tls_ready=False):
     """HostCapabilities of a live connection."""
     lv = _libvirt()
     driver = conn.getType()
     hypervisor = driver.lower()
+    machine_types = None
     if driver == 'QEMU':
         tree = ElementTree.fromstring(conn.getCapabilities())
         types = {d.get('type') for d in tree.iter('domain')}
         hypervisor = 'kvm' if 'kvm' in types else 'qemu'
+        # Every machine type of every guest architecture QEMU offers
+        # (none listed: not known).
+        machine_types = frozenset(
+            m.text for m in tree.iter('machine')) or None
     return HostCapabilities(
+        machine_types=machine_types,
         libvirt=Version.from_libvirt_int(conn.getLibVersion()),
         qemu=Version.from_libvirt_int(conn.getVersion()),
         hypervisor=hypervisor,

@@ -101,8 +101,9 @@ def build_parser():
     p.add_argument('--dest', default='dest', metavar='HOST',
                    help='destination host name or address')
     p.add_argument('--machine-type', type=_machine_type, metavar='TYPE',
-                   help='the guest\'s machine type, e.g. pc-i440fx-5.2, '
-                   'pc-q35-8.2 or the alias pc / q35')
+                   help='the running guest\'s machine type as its live '
+                   'domain XML names it (virsh dumpxml), e.g. pc-i440fx-5.2; '
+                   'an alias (pc, q35) is not checked')
     p.add_argument('--dest-inbound-addr', metavar='ADDR',
                    help='the destination\'s [libvirt] '
                    'live_migration_inbound_addr (Nova passes it to the '

@@ -47,6 +47,10 @@ class HostCapabilities:
     hypervisor: str = 'qemu'        # 'qemu' (TCG only) or 'kvm'
     tls_ready: bool = False         # native TLS certificates configured
     has_migrate_to_uri3: bool = True  # the Python binding has the method
+    # The versioned machine types the host's QEMU offers, as its libvirt
+    # capabilities list them; None: not known (versions.MACHINE_TYPE_FLOORS
+    # stands in).
+    machine_types: frozenset | None = None
 
     def __str__(self):
         return 'libvirt %s / QEMU %s' % (self.libvirt, self.qemu)
@@ -66,8 +70,10 @@ class MigrationRequest:
     # The destination's own [libvirt] live_migration_inbound_addr, as Nova
     # carries it (migrate_data.target_connect_addr); None when unset.
     destination_inbound_addr: str | None = None
-    # The guest's machine type as its domain XML has it (e.g.
-    # pc-i440fx-5.2, or the alias pc); None when unknown.
+    # The guest's machine type as its running domain's XML has it: the
+    # versioned name libvirt recorded when the guest started (e.g.
+    # pc-i440fx-5.2).  An alias (pc, q35) is what a definition says, not
+    # what runs; None when unknown.
     machine_type: str | None = None
     # The guest's graphics (VNC/SPICE) listen address on the source, and
     # the destination's own (Nova: migrate_data.graphics_listen_addr_*);

@@ -179,7 +179,8 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
             destination_inbound_addr=str(inbound) if inbound else None,
             graphics_listen=str(CONF.vnc.server_listen)
             if CONF.vnc.enabled else None,
-            destination_graphics_listen=str(listen) if listen else None)
+            destination_graphics_listen=str(listen) if listen else None,
+            machine_type=act.running_machine_type(guest.get_xml_desc()))
 
     def _plan(self, context, instance, dest, migrate_data, guest):
         """The reference's plan for this migration; MigrationRefused."""

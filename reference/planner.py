@@ -30,6 +30,7 @@ from reference.versions import API_ORDER
 from reference.versions import API_PARAMS
 from reference.versions import FEATURES
 from reference.versions import MACHINE_TYPE_ALIASES
+from reference.versions import machine_type_floor
 from reference.versions import machine_type_version
 from reference.versions import supports
 from reference.versions import Version
@@ -213,10 +214,10 @@ def _release_text(version):
 
 
 def _check_machine_type(request, hosts, decisions):
-    """The guest's machine type must exist on the destination's QEMU: a
-    versioned type from its QEMU release on, an alias as the source
-    resolved it (its own newest type).  Nova's conductor refuses any older
-    destination hypervisor; this refuses only what cannot start."""
+    """The running guest's machine type must exist on the destination's
+    QEMU: no newer than its release, and not one it deleted.  Nova's
+    conductor refuses any older destination hypervisor; this refuses only
+    what cannot start there."""
     source, destination = (_qemu_release(h.qemu) for h in hosts)
     name = request.machine_type
     if name is None:
@@ -229,30 +230,72 @@ def _check_machine_type(request, hosts, decisions):
                 'no newer than %s (pin [libvirt] hw_machine_type)'
                 % (hosts[1].qemu, hosts[0].qemu, _release_text(destination))))
         return
-    resolved = machine_type_version(name)
     if name in MACHINE_TYPE_ALIASES:
-        resolved = (MACHINE_TYPE_ALIASES[name], source)
+        # libvirt recorded the versioned type when the guest started; the
+        # source's QEMU may have been upgraded under the guest since.
         decisions.append(Decision(
-            'machine type %s is %s-%s' % (name, resolved[0],
-                                          _release_text(source)),
-            'an alias resolves to the newest type of the source QEMU %s'
-            % (hosts[0].qemu,)))
+            'machine type %s not checked' % name,
+            'an alias is what a definition says, not what runs: the guest '
+            'runs the %s type its QEMU had when it started (at most %s-%s); '
+            'the running domain\'s XML names it'
+            % (MACHINE_TYPE_ALIASES[name], MACHINE_TYPE_ALIASES[name],
+               _release_text(source))))
+        return
+    resolved = machine_type_version(name)
     if resolved is None:
         decisions.append(Decision(
             'machine type %s not checked' % name,
-            'only the versioned pc-i440fx-X.Y and pc-q35-X.Y types and their '
-            'aliases are known to this driver'))
+            'only the versioned pc-i440fx-X.Y and pc-q35-X.Y types are '
+            'known to this driver'))
         return
     family, version = resolved
     if version > destination:
         raise MigrationRefused(
             'machine-type-too-new',
-            'the guest\'s machine type %s-%s (%s) does not exist on the '
-            'destination QEMU %s (it has types up to %s-%s): migrate to a '
-            'host with QEMU >= %s, or give the guest an older machine type '
-            '(pin [libvirt] hw_machine_type)' % (
-                family, _release_text(version), name, hosts[1].qemu, family,
-                _release_text(destination), _release_text(version)))
+            'the guest\'s machine type %s does not exist on the destination '
+            'QEMU %s (it has types up to %s-%s): migrate to a host with '
+            'QEMU >= %s, or give the guest an older machine type (pin '
+            '[libvirt] hw_machine_type)' % (
+                name, hosts[1].qemu, family, _release_text(destination),
+                _release_text(version)))
+    _check_machine_type_kept(name, family, version, hosts[1], decisions)
+
+
+def _check_machine_type_kept(name, family, version, destination, decisions):
+    """QEMU deletes versioned machine types six years after their
+    release: the destination's own list decides, else the floors."""
+    fix = ('migrate to a host whose QEMU still has it, or move the guest to '
+           'a newer machine type on its source (nova-manage libvirt '
+           'update_machine_type, then a hard reboot)')
+    offered = destination.machine_types
+    if offered is not None:
+        if name in offered:
+            return
+        kept = sorted(v for v in map(machine_type_version, offered)
+                      if v is not None and v[0] == family)
+        raise MigrationRefused(
+            'machine-type-removed',
+            'the guest\'s machine type %s no longer exists on the '
+            'destination QEMU %s (its libvirt lists %s): %s' % (
+                name, destination.qemu,
+                '%s-%s to %s-%s' % (family, _release_text(kept[0][1]), family,
+                                    _release_text(kept[-1][1]))
+                if kept else 'no %s type' % family, fix))
+    floor = machine_type_floor(destination.qemu)
+    if floor is not None and version < floor.oldest_kept:
+        raise MigrationRefused(
+            'machine-type-removed',
+            'the guest\'s machine type %s no longer exists on the '
+            'destination QEMU %s (it keeps versioned types from %s on: %s): '
+            '%s' % (name, destination.qemu,
+                    _release_text(floor.oldest_kept), floor.source, fix))
+    if floor is not None:
+        decisions.append(Decision(
+            'machine type %s kept by the destination' % name,
+            'the destination did not list its machine types; its QEMU %s '
+            'keeps versioned types from %s on (%s)'
+            % (destination.qemu, _release_text(floor.oldest_kept),
+               floor.source)))
 
 
 def _resolve_operation(request, decisions):

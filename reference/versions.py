@@ -235,9 +235,37 @@ API_ORDER = ('migrateToURI3', 'migrateToURI2', 'migrateToURI')
 
 # Versioned x86 machine types (pc-i440fx-X.Y, pc-q35-X.Y) exist from QEMU
 # X.Y on; the aliases resolve to the newest type of the QEMU that starts the
-# guest (QEMU docs, "machine types"; Nova's hw_machine_type help).
+# guest, and libvirt records that versioned name in the running domain's
+# XML (QEMU docs, "machine types"; Nova's hw_machine_type help).
 MACHINE_TYPE_ALIASES = {'pc': 'pc-i440fx', 'q35': 'pc-q35'}
 _MACHINE_RE = re.compile(r'^(pc-i440fx|pc-q35)-(\d{1,3})\.(\d{1,3})$')
+
+
+@dataclasses.dataclass(frozen=True)
+class MachineTypeFloor:
+    """From QEMU ``qemu_since`` on, no versioned x86 machine type older
+    than ``oldest_kept`` exists (QEMU deletes them: docs/about/
+    deprecated.rst, versioned machine types are kept six years)."""
+
+    qemu_since: Version
+    oldest_kept: Version
+    source: str
+
+
+# Only what a source or the lab shows; between two rows the older floor
+# holds, so a type is refused only where it is certainly gone.  A host
+# that reports its own list (HostCapabilities.machine_types) is asked
+# instead of this table.
+MACHINE_TYPE_FLOORS = (
+    MachineTypeFloor(V('6.0'), V('1.4'), 'QEMU docs/about/removed-features'
+                     '.rst: pc-0.10 up to pc-1.3 removed in 4.0 up to 6.0'),
+    MachineTypeFloor(V('10.0'), V('2.4'), 'lab: libvirt capabilities of '
+                     'trixie\'s QEMU 10.0.13 (test_machine_types) list '
+                     'pc-i440fx and pc-q35 from 2.4 on'),
+    MachineTypeFloor(V('11.1'), V('5.2'), 'lab: libvirt capabilities of '
+                     'sid\'s QEMU 11.1.3 (test_machine_types) list them '
+                     'from 5.2 on'),
+)
 
 
 def machine_type_version(name):
@@ -246,6 +274,12 @@ def machine_type_version(name):
     if not match:
         return None
     return match.group(1), Version(int(match.group(2)), int(match.group(3)))
+
+
+def machine_type_floor(qemu):
+    """The newest floor row that applies to this QEMU, or None."""
+    rows = [r for r in MACHINE_TYPE_FLOORS if r.qemu_since <= qemu]
+    return rows[-1] if rows else None
 
 
 def supports(feature, *hosts):

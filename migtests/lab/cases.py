@@ -47,6 +47,8 @@ import types
 from migtests.lab import actions
 from reference.model import Disk
 from reference.model import DiskKind
+from reference.versions import machine_type_version
+from reference.versions import Version
 
 LAB, MATRIX, RATE, TRANSPORT = 'lab', 'matrix', 'rate', 'transport'
 TLS_FAULT = 'tls-fault'
@@ -68,6 +70,12 @@ class Layout:
     config: bool = False        # a config drive (never copied by libvirt)
     machine: str | None = None  # the guest's machine type (None: guest.py's
     #                             pinned one, which every suite's QEMU has)
+
+    def starts_on(self, capabilities):
+        """Whether the host's QEMU can start this guest: it lists the
+        guest's machine type (an unknown list: assumed)."""
+        return (self.machine is None or capabilities.machine_types is None
+                or self.machine in capabilities.machine_types)
 
     @property
     def guest_name(self):
@@ -96,6 +104,9 @@ LAYOUTS = {layout.name: layout for layout in (
     Layout('local+config', local=True, config=True),
     # 'pc': the source QEMU's newest i440fx type, as an unpinned guest has.
     Layout('alias-machine', local=False, machine='pc'),
+    # A type QEMU deleted by 10.0 (versions.MACHINE_TYPE_FLOORS): bullseye's
+    # and bookworm's QEMU start it, trixie's and sid's do not have it.
+    Layout('old-machine', local=False, dirty=False, machine='pc-i440fx-2.3'),
 )}
 
 
@@ -115,9 +126,17 @@ class Case:
     flags_present: tuple = ()
     flags_absent: tuple = ()
     error: str | None = None        # the act exception's class name
-    # The planner's refusal when the destination's QEMU release is older
-    # than the source's (elsewhere the case must migrate).
-    older_destination_refused: str | None = None
+    # The planner must refuse where the destination's libvirt does not list
+    # the machine type the running guest has (machine-type-too-new for a
+    # type newer than its QEMU, else machine-type-removed); elsewhere the
+    # guest must migrate.
+    machine_refused: bool = False
+    # Start the guest anew on the cell's source (else the guest of the
+    # layout is used wherever it runs).
+    fresh_guest: bool = False
+    # After the expected refusal, send the call anyway (FaultRunner.force,
+    # the base flags): real libvirt must fail, the guest stay on its source.
+    send_anyway: bool = False
     tags: frozenset = frozenset()
     formerly: tuple = ()    # its names in results written before (--compare)
     certificate: str | None = None  # a certificate fault (pki.FAULTS)
@@ -131,13 +150,17 @@ class Case:
         # ddt names a test after its datum's __name__: test_case_03_<id>.
         object.__setattr__(self, '__name__', self.id)
 
-    def expected_refusal(self, source, destination):
-        """The refusal this case expects between hosts of these
-        capabilities, or None."""
-        if self.older_destination_refused and \
-                destination.qemu[:2] < source.qemu[:2]:
-            return self.older_destination_refused
-        return None
+    def expected_refusal(self, destination, machine_type):
+        """The refusal this case expects toward a destination of these
+        capabilities for a guest running this machine type, or None."""
+        if not self.machine_refused or destination.machine_types is None \
+                or machine_type in destination.machine_types:
+            return None
+        resolved = machine_type_version(machine_type)
+        release = Version(destination.qemu.major, destination.qemu.minor)
+        if resolved is not None and resolved[1] > release:
+            return 'machine-type-too-new'
+        return 'machine-type-removed'
 
     def flag_problems(self, flags):
         """What the plan's flags break of the case's expectations."""
@@ -205,11 +228,24 @@ CASES = (
          options={'live_migration_with_native_tls': True,
                   'live_migration_parallel_connections': 4},
          flags_present=('TLS', 'PARALLEL'), tags={LAB, MATRIX}),
-    # A guest whose machine type is the alias: to an older QEMU the plan
-    # refuses, naming both (the type would not exist there: the matrix saw
-    # "unsupported machine type" before guests were pinned); else it moves.
-    Case('machine-type-alias', layout='alias-machine',
-         older_destination_refused='machine-type-too-new', tags={MATRIX}),
+    # A guest defined with the alias and started on the cell's source:
+    # libvirt records that QEMU's newest type, so to an older QEMU the plan
+    # refuses, naming it (the matrix saw "unsupported machine type" there
+    # before guests were pinned); else it moves.
+    Case('machine-type-alias', layout='alias-machine', fresh_guest=True,
+         machine_refused=True, tags={MATRIX}),
+    # The same guest, started once and moved there and back: the type
+    # recorded at its start travels with it, so it returns to the older
+    # QEMU it started on; the alias, resolved against the source's QEMU
+    # now, would have refused that (a QEMU upgraded under a running guest).
+    Case('machine-type-alias-recorded', layout='alias-machine',
+         machine_refused=True, tags={MATRIX}),
+    # A guest on a machine type the destination's QEMU deleted: the plan
+    # refuses naming it, and the call sent anyway fails on real libvirt
+    # with the guest left running on its source.  From a source that lacks
+    # the type, the cell checks that libvirt cannot start such a guest.
+    Case('machine-type-removed', layout='old-machine', machine_refused=True,
+         send_anyway=True, tags={MATRIX}),
     # The plan copies the config drive first (libvirt never copies it);
     # the destination starts the guest with it, byte-identical.
     Case('block-with-config-drive', layout='local+config',

@@ -35,8 +35,10 @@ from migtests.lab import guestimage
 from migtests.lab.lab import Lab
 from migtests.lab import report
 from migtests.lab.report import Cell
+from reference import act
 from reference import behaviour
 from reference.model import MigrationRefused
+from reference.planner import BASE_FLAGS
 
 # The matrix's cases: the catalogue's, tagged for it (cases.py).
 CASES = {case.id: case for case in cases.select(cases.MATRIX)}
@@ -203,11 +205,17 @@ def _simulated(model):
 
 
 def _host_of(runner, layout, suite, by_host):
-    """The host of ``suite`` to start from: the guest's own if it is one."""
-    current = runner.guest(layout)[1]
-    if by_host[current.name] == suite:
-        return current
-    return next(h for h in runner.lab.hosts if by_host[h.name] == suite)
+    """The host of ``suite`` to start from: the one the layout's guest
+    runs on if it is one (no new guest needed)."""
+    hosts = [h for h in runner.lab.hosts if by_host[h.name] == suite]
+    name = cases.LAYOUTS[layout].guest_name
+    for host in hosts:
+        try:
+            if runner.conn(host).lookupByName(name).isActive():
+                return host
+        except Exception:   # no such domain there
+            continue
+    return hosts[0]
 
 
 def _run_cell(runner, case, source, destination, by_host):
@@ -216,17 +224,24 @@ def _run_cell(runner, case, source, destination, by_host):
     cell = Cell(source, destination, case.id, 'not run')
     expected = None
     try:
+        host = _host_of(runner, case.layout, source, by_host)
+        if not cases.LAYOUTS[case.layout].starts_on(runner.capabilities(host)):
+            return _cannot_start(runner, case, host, cell)
+        if case.fresh_guest:
+            runner.discard(case.layout)
         # A guest an earlier cell could not move is started anew here.
-        guest, host = runner.guest(case.layout, on=_host_of(
-            runner, case.layout, source, by_host))
+        guest, host = runner.guest(case.layout, on=host)
         expected = case.expected_refusal(
-            runner.capabilities(host),
-            runner.capabilities(runner.other(host)))
+            runner.capabilities(runner.other(host)),
+            act.running_machine_type(runner.conn(host).lookupByName(
+                guest.name).XMLDesc()))
         result = runner.run(case)
     except MigrationRefused as refusal:
         if refusal.error == expected:   # the case's point: passed
             cell.outcome = 'ok'
             cell.error = 'refused as expected: %s' % refusal.message
+            if case.send_anyway:
+                _send_anyway(runner, case, cell)
         else:
             cell.outcome, cell.error = 'refused', refusal.message
         return cell
@@ -245,6 +260,43 @@ def _run_cell(runner, case, source, destination, by_host):
     cell.params = result.params
     cell.migration_seconds = result.migration_seconds
     return cell
+
+
+def _cannot_start(runner, case, host, cell):
+    """The source's QEMU lacks the guest's machine type: the cell checks
+    that libvirt really refuses to start such a guest there."""
+    machine = cases.LAYOUTS[case.layout].machine
+    try:
+        runner.guest(case.layout, on=host)
+    except Exception as exc:
+        cell.outcome = 'ok'
+        cell.note = ('the guest cannot start on this source, whose libvirt '
+                     'lists no %s: %s' % (machine, _one_line(exc)))
+        return cell
+    runner.discard(case.layout)
+    cell.outcome = 'failed'
+    cell.error = ('a guest of machine type %s started on a host whose '
+                  'libvirt does not list it' % machine)
+    return cell
+
+
+def _send_anyway(runner, case, cell):
+    """After the expected refusal: the call without the refused check, sent
+    to real libvirt; it must fail and leave the guest on its source."""
+    try:
+        forced = runner.force(case.layout, BASE_FLAGS, {})
+    except Exception as exc:
+        died, unrepaired = _repair(runner)
+        cell.outcome = 'failed'
+        cell.error = 'sent anyway: %s%s' % (_one_line(exc), unrepaired)
+        return
+    if forced.error is None:
+        cell.outcome = 'failed'
+        cell.error = ('sent anyway, libvirt migrated what the plan refused '
+                      '(copied %s)' % forced.copied)
+        return
+    cell.note = 'sent anyway: %s %s; the guest stayed on its source' % (
+        forced.error, _one_line(forced.message))
 
 
 def run_matrix(suites, case_names, output_prefix, progress=print,

@@ -130,26 +130,26 @@ class Runner:
 
     def guest(self, layout, on=None):
         """The layout's guest and the host it runs on, created if needed
-        (on ``on``: a guest elsewhere is discarded and made anew there)."""
+        (on ``on``, or the first host; a guest found elsewhere than ``on``
+        is discarded and made anew there)."""
         spec = cases.LAYOUTS[layout]
         guest = Guest(self.lab, spec.guest_name, local=spec.local,
                       volume=spec.volume, config=spec.config,
                       machine=spec.machine, dirty_mib=self.dirty_mib(layout))
-        if on is not None and self.guest(layout)[1] is not on:
-            self.discard(layout)
-            guest.create(on, self.conn(on))
-            return guest, on
         for host in self.lab.hosts:
             try:
                 domain = self.conn(host).lookupByName(guest.name)
             except Exception:
                 continue
-            if domain.isActive() and guest.counters(host):
+            if domain.isActive() and guest.counters(host) and \
+                    on in (None, host):
                 return guest, host
-            if domain.isActive():   # broken: running but not counting
+            persistent = domain.isPersistent()
+            if domain.isActive():   # broken, or not where it is wanted
                 domain.destroy()
-            domain.undefine()
-        host = self.lab.hosts[0]
+            if persistent:
+                domain.undefine()
+        host = on or self.lab.hosts[0]
         guest.create(host, self.conn(host))
         return guest, host
 
@@ -175,7 +175,9 @@ class Runner:
             operation=Operation(case.operation),
             disks=cases.LAYOUTS[case.layout].disks(), paused=case.paused,
             shared_storage=False,
-            machine_type=cases.LAYOUTS[case.layout].machine)
+            machine_type=act.running_machine_type(self.conn(source)
+                                                  .lookupByName(guest.name)
+                                                  .XMLDesc()))
         return plan_migration(settings, caps[0], caps[1], request)
 
     def start(self, case, destination_address=None):

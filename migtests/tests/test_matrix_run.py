@@ -198,9 +198,98 @@ class TestResultsAreKept(testtools.TestCase):
                          sorted(os.listdir(self.prefix)))
 
 
+class TestRemovedMachineType(testtools.TestCase):
+    """machine-type-removed: refused toward a QEMU that lacks the type,
+    then sent anyway (libvirt must fail); from a source that lacks it,
+    libvirt must refuse to start the guest."""
+
+    OLD = frozenset({'pc-i440fx-2.3', 'pc-i440fx-7.2'})
+    NEW = frozenset({'pc-i440fx-5.2', 'pc-i440fx-11.1'})
+
+    class Runner:
+        def __init__(self, source_types, destination_types, run, forced):
+            self.hosts = [FakeHost('h1'), FakeHost('h2')]
+            self.types = {'h1': source_types, 'h2': destination_types}
+            self._run, self.forced = run, forced
+            self.created, self.discarded = [], []
+
+        def guest(self, layout, on=None):
+            if 'pc-i440fx-2.3' not in self.types[on.name]:
+                raise RuntimeError('unsupported machine type')
+            self.created.append(on.name)
+            return mock.Mock(), on
+
+        def conn(self, host):
+            xml = ("<domain><os><type machine='pc-i440fx-2.3'>hvm</type>"
+                   "</os></domain>")
+            return mock.Mock(**{'lookupByName.return_value.XMLDesc'
+                                '.return_value': xml})
+
+        def discard(self, layout):
+            self.discarded.append(layout)
+
+        def other(self, host):
+            return self.hosts[1]
+
+        def capabilities(self, host, tls_ready=False):
+            return HostCapabilities(Version.parse('9.0.0'),
+                                    Version.parse('7.2'),
+                                    machine_types=self.types[host.name])
+
+        def run(self, case):
+            raise self._run
+
+        def force(self, layout, flags, params):
+            return self.forced
+
+    def cell(self, source_types, destination_types, forced=None):
+        runner = self.Runner(source_types, destination_types,
+                             MigrationRefused('machine-type-removed', 'gone'),
+                             forced)
+        with mock.patch.object(matrix, '_host_of',
+                               lambda r, layout, suite, by: r.hosts[0]):
+            return matrix._run_cell(runner, cases.get('machine-type-removed'),
+                                    'bookworm', 'trixie', {}), runner
+
+    @decorators.idempotent_id('b3528cd7-720d-46b5-89cf-78d9aea089ac')
+    def test_refused_then_sent_anyway_and_failed_passes(self):
+        cell, _ = self.cell(self.OLD, self.NEW, mock.Mock(
+            error='VIR_ERR_CONFIG_UNSUPPORTED', message='no such machine',
+            copied=[]))
+        self.assertEqual('ok', cell.outcome, cell.error)
+        self.assertIn('refused as expected', cell.error)
+        self.assertIn('sent anyway: VIR_ERR_CONFIG_UNSUPPORTED', cell.note)
+
+    @decorators.idempotent_id('c9d25f55-207b-46d3-8384-d6ff789f2241')
+    def test_libvirt_migrating_it_anyway_is_red(self):
+        cell, _ = self.cell(self.OLD, self.NEW, mock.Mock(
+            error=None, message='', copied=[]))
+        self.assertEqual('failed', cell.outcome)
+        self.assertIn('libvirt migrated what the plan refused', cell.error)
+
+    @decorators.idempotent_id('3c27d20b-aef2-4fed-a25c-b76a8666b5c7')
+    def test_a_source_without_the_type_must_not_start_it(self):
+        cell, runner = self.cell(self.NEW, self.OLD)
+        self.assertEqual('ok', cell.outcome, cell.error)
+        self.assertIn('cannot start on this source', cell.note)
+        self.assertEqual([], runner.created)
+
+    @decorators.idempotent_id('490ef77d-5717-4fe2-96d4-fdcfbfdc8a5c')
+    def test_a_guest_starting_where_the_type_is_not_listed_is_red(self):
+        runner = self.Runner(self.NEW, self.OLD, None, None)
+        runner.guest = lambda layout, on=None: (None, on)
+        cell = matrix._cannot_start(
+            runner, cases.get('machine-type-removed'), runner.hosts[0],
+            report.Cell('sid', 'bookworm', 'machine-type-removed',
+                        'not run'))
+        self.assertEqual('failed', cell.outcome)
+        self.assertEqual(['old-machine'], runner.discarded)
+
+
 class TestExpectedRefusal(testtools.TestCase):
-    """A case may expect the planner's refusal toward an older QEMU: that
-    cell passes only when the refusal comes, and only there."""
+    """A case may expect the planner's refusal where the destination's
+    libvirt does not list the running guest's machine type: that cell
+    passes only when the refusal comes, and only there."""
 
     class Runner:
         def __init__(self, source_qemu, destination_qemu, outcome):
@@ -209,14 +298,27 @@ class TestExpectedRefusal(testtools.TestCase):
             self.outcome = outcome
 
         def guest(self, layout, on=None):
-            return None, self.hosts[0]
+            return mock.Mock(), self.hosts[0]
 
         def other(self, host):
             return self.hosts[1]
 
         def capabilities(self, host, tls_ready=False):
-            return HostCapabilities(Version.parse('9.0.0'),
-                                    Version.parse(self.qemu[host.name]))
+            qemu = Version.parse(self.qemu[host.name])
+            return HostCapabilities(Version.parse('9.0.0'), qemu,
+                                    machine_types=frozenset(
+                                        {'pc', 'pc-i440fx-5.2',
+                                         'pc-i440fx-%d.%d' % qemu[:2]}))
+
+        def discard(self, layout):
+            pass
+
+        def conn(self, host):
+            # The guest started on the source: libvirt recorded its type.
+            xml = ("<domain><os><type machine='pc-i440fx-%s'>hvm</type>"
+                   "</os></domain>" % self.qemu[host.name])
+            return mock.Mock(**{'lookupByName.return_value.XMLDesc'
+                                '.return_value': xml})
 
         def run(self, case):
             if isinstance(self.outcome, Exception):

@@ -25,6 +25,7 @@ from reference.model import MigrationRefused
 from reference.planner import plan_migration
 from reference.tests import base
 from reference.tests import simulated_libvirt as sim
+from reference import versions
 
 # Each tri-state and transport, and each combination of permits.
 _PERMITS = (
@@ -47,6 +48,10 @@ REQUESTS = (
     ('vda:local vdb:volume', 'block', False, False,    # ... to the
      {'destination_inbound_addr': '192.0.2.2'}),       # destination's address
     ('vda:volume', 'live', False, False, {'machine_type': 'pc'}),  # an alias
+    ('vda:volume', 'live', False, False,               # a type QEMU 10.0
+     {'machine_type': 'pc-i440fx-2.3'}),               # deleted
+    ('vda:volume', 'live', False, False,               # the lab's pinned
+     {'machine_type': 'pc-i440fx-5.2'}),               # type
     ('vda:local hdd:config', 'auto', False, False),    # a config drive
     ('vda:local', 'auto', False, False,                # consoles on the
      {'graphics_listen': '192.0.2.1', 'serial_listen': '192.0.2.1',
@@ -64,6 +69,7 @@ EXPLICIT_REFUSALS = frozenset({'tunnelled-storage-copy',
                                'tunnelled-selective-disks',
                                'tunnelled-storage-hazard',
                                'machine-type-too-new',
+                               'machine-type-removed',
                                'vtpm-too-old',
                                'native-tls-unsupported'})
 
@@ -82,6 +88,17 @@ def _refusal_justified(source, destination, req):
         {'migrate_disks': list(req.targets(DiskKind.LOCAL))}, req.disks,
         req.shared_storage, req.paused, req.guest_hypervisor))
     return outcome.hazard is not None
+
+
+def _machine_type_exists(name, destination):
+    """Whether the destination's QEMU has the type, by its release and
+    the floors (an alias is never refused)."""
+    resolved = versions.machine_type_version(name)
+    if resolved is None:
+        return True
+    floor = versions.machine_type_floor(destination.qemu)
+    return (resolved[1] <= destination.qemu[:2] + (0,)
+            and (floor is None or floor.oldest_kept <= resolved[1]))
 
 
 def option_sets():
@@ -153,9 +170,8 @@ def _check_one(options, settings, source, destination, req, result):
                                        % (label, refusal.message))
         elif refusal.error not in EXPLICIT_REFUSALS or not explicit:
             result.problems.append('%s: refused %s' % (label, refusal.message))
-        elif refusal.error == 'machine-type-too-new' and \
-                source.qemu[:2] <= destination.qemu[:2]:
-            # The sweep's machine type is the alias: the source's newest.
+        elif refusal.error.startswith('machine-type-') and \
+                _machine_type_exists(req.machine_type, destination):
             result.problems.append('%s: refused a machine type the '
                                    'destination has: %s'
                                    % (label, refusal.message))

@@ -20,6 +20,7 @@ from reference.tests import base
 from reference.tests.base import host
 from reference.tests.base import plan
 from reference.tests.base import request
+from reference import versions
 from reference.versions import V
 
 TUNNELLED = 'VIR_MIGRATE_TUNNELLED'
@@ -613,30 +614,92 @@ class TestMonitor(base.TestCase):
 
 @ddt.ddt
 class TestMachineType(base.TestCase):
-    """The guest's machine type must exist on the destination QEMU."""
+    """The running guest's machine type must exist on the destination QEMU:
+    no newer than its release, not one it deleted."""
 
     @ddt.data(
-        # source QEMU, destination QEMU, machine type, refused
-        ('8.2', '7.2', 'pc-q35-8.2', True),
-        ('8.2', '7.2', 'pc-i440fx-7.2', False),
-        ('11.1', '5.2', 'pc-i440fx-5.2', False),     # measured: 12.8 -> 7.0
-        ('11.1', '5.2', 'pc-i440fx-5.3', True),
-        ('7.2', '7.2', 'q35', False),
-        ('8.2', '7.2', 'q35', True),                 # the alias is 8.2 there
-        ('7.2', '8.2', 'pc', False),
-        ('8.2', '7.2', 'microvm', False),            # unversioned: unchecked
+        # source QEMU, destination QEMU, machine type, refusal
+        ('8.2', '7.2', 'pc-q35-8.2', 'machine-type-too-new'),
+        ('8.2', '7.2', 'pc-i440fx-7.2', None),
+        ('11.1', '5.2', 'pc-i440fx-5.2', None),      # measured: 12.8 -> 7.0
+        ('11.1', '5.2', 'pc-i440fx-5.3', 'machine-type-too-new'),
+        ('7.2', '7.2', 'q35', None),
+        # An alias names no type: the guest may have started on an older
+        # QEMU than the source runs now.
+        ('8.2', '7.2', 'q35', None),
+        ('7.2', '8.2', 'pc', None),
+        ('8.2', '7.2', 'microvm', None),             # unversioned: unchecked
+        # QEMU deletes versioned types (versions.MACHINE_TYPE_FLOORS).
+        ('5.2', '11.1', 'pc-i440fx-2.3', 'machine-type-removed'),
+        ('5.2', '11.1', 'pc-i440fx-5.1', 'machine-type-removed'),
+        ('5.2', '11.1', 'pc-i440fx-5.2', None),
+        ('7.2', '10.0', 'pc-i440fx-2.3', 'machine-type-removed'),
+        ('7.2', '10.0', 'pc-q35-2.4', None),
+        ('7.2', '9.0', 'pc-i440fx-2.3', None),       # no floor known there
+        ('5.2', '7.2', 'pc-i440fx-2.3', None),
     )
     @ddt.unpack
-    def test_machine_type(self, source, destination, machine, refused):
+    def test_machine_type(self, source, destination, machine, refusal):
         args = ({}, host('10.0.0', source), host('10.0.0', destination),
                 request('vda:volume', 'live', machine_type=machine))
-        if refused:
-            exc = self.assertRefused('machine-type-too-new', plan, *args)
+        if refusal:
+            exc = self.assertRefused(refusal, plan, *args)
             self.assertIn('destination QEMU %s' % (V(destination),),
                           exc.message)
-            self.assertIn('hw_machine_type', exc.message)
+            self.assertIn(machine, exc.message)
         else:
             self.assertTrue(plan(*args).flags)
+
+    def test_a_too_new_type_says_how_to_pin_one(self):
+        exc = self.assertRefused(
+            'machine-type-too-new', plan, {}, host('10.0.0', '8.2'),
+            host('10.0.0', '7.2'),
+            request('vda:volume', 'live', machine_type='pc-q35-8.2'))
+        self.assertIn('hw_machine_type', exc.message)
+
+    def test_a_removed_type_says_how_to_update_it(self):
+        exc = self.assertRefused(
+            'machine-type-removed', plan, {}, host('7.0.0', '5.2'),
+            host('12.8.0', '11.1'),
+            request('vda:volume', 'live', machine_type='pc-i440fx-2.3'))
+        self.assertIn('update_machine_type', exc.message)
+        self.assertIn('from 5.2 on', exc.message)
+
+    @ddt.data(
+        # the destination's list, machine type, refused
+        ({'pc-i440fx-2.3', 'pc-i440fx-7.2', 'pc'}, 'pc-i440fx-2.3', False),
+        ({'pc-i440fx-5.2', 'pc-i440fx-11.1', 'pc-q35-11.1'}, 'pc-i440fx-5.1',
+         True),
+        ({'pc-q35-11.1'}, 'pc-i440fx-7.2', True),
+    )
+    @ddt.unpack
+    def test_the_destinations_own_list_decides(self, offered, machine,
+                                               refused):
+        # The floors would refuse pc-i440fx-2.3 on QEMU 11.1: the list wins.
+        args = ({}, host('10.0.0', '7.2'),
+                host('12.8.0', '11.1', machine_types=frozenset(offered)),
+                request('vda:volume', 'live', machine_type=machine))
+        if refused:
+            exc = self.assertRefused('machine-type-removed', plan, *args)
+            self.assertIn('its libvirt lists', exc.message)
+        else:
+            self.assertTrue(plan(*args).flags)
+
+    def test_an_alias_says_the_running_type_decides(self):
+        result = plan({}, host('10.0.0', '11.1'), host('9.0.0', '7.2'),
+                      request('vda:volume', 'live', machine_type='pc'))
+        decision = next(d for d in result.decisions
+                        if d.what == 'machine type pc not checked')
+        self.assertIn('at most pc-i440fx-11.1', decision.why)
+
+    def test_floors_are_ordered_and_cite_a_source(self):
+        floors = versions.MACHINE_TYPE_FLOORS
+        self.assertEqual(sorted(floors, key=lambda f: f.qemu_since),
+                         list(floors))
+        self.assertEqual(sorted(f.oldest_kept for f in floors),
+                         [f.oldest_kept for f in floors])
+        for floor in floors:
+            self.assertTrue(floor.source)
 
     def test_unknown_type_and_older_destination_says_what_it_must_be(self):
         result = plan({}, host('10.0.0', '8.2'), host('9.0.0', '7.2'),

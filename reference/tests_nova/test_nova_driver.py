@@ -154,6 +154,21 @@ class TestOverrides(testtools.TestCase):
         self.assertEqual(['vda'], names)
         self.assertEqual(['/x/disk'], paths)
 
+    @decorators.idempotent_id('b33571a2-1632-4698-b24b-fcb2a3c166c9')
+    def test_the_request_has_the_running_guests_machine_type(self):
+        # libvirt records the versioned type at the guest's start; the
+        # alias in Nova's definition is not what runs.
+        self.guest.get_xml_desc.return_value = (
+            "<domain><os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm"
+            "</type></os></domain>")
+        migrate_data = mock.Mock(block_migration=True)
+        migrate_data.obj_attr_is_set.return_value = False
+        self.instance.flavor.memory_mb = 512
+        request = self.driver._request(self.context, self.instance,
+                                       'compute2', migrate_data, self.guest)
+        self.assertEqual('pc-i440fx-7.2', request.machine_type)
+        self.guest.get_xml_desc.assert_called_once_with()
+
     @decorators.idempotent_id('8b9c0d1e-2f3a-4b4c-8d5e-7f8a9b0c1d2e')
     def test_disks_to_copy_are_the_plans_while_it_runs(self):
         # The disks were classified once, for the plan: no second look at

@@ -23,8 +23,11 @@ import ddt
 from tempest.lib import decorators
 from testtools import content
 
+from migtests.lab.lab import Lab
 from migtests.lab import matrix
 from migtests.lab.tests import base
+from reference import act
+from reference import versions
 
 
 class Pair(tuple):
@@ -60,3 +63,34 @@ class TestMatrix(base.NeedsLab):
         self.assertEqual(len(matrix.CASES) * (1 if source == destination
                                               else 2), len(cells))
         self.assertEqual([], [r for r in rows if not r['agrees']])
+
+
+@ddt.ddt
+class TestMachineTypes(base.NeedsLab):
+    """versions.MACHINE_TYPE_FLOORS against the machine types each suite's
+    libvirt lists for its QEMU: no listed type is older than the floor,
+    and a floor measured on that QEMU release is its oldest type."""
+
+    @ddt.data(*PAIRS)
+    @decorators.idempotent_id('0b0f7d8e-56f4-4c55-9d0a-3f7b8b1f63c2')
+    def test_machine_types(self, pair):
+        lab = Lab('mf%d' % PAIRS.index(pair), suites=list(pair))
+        self.addCleanup(lab.down)
+        lab.up()
+        for host in lab.hosts:
+            conn = host.connect()
+            try:
+                caps = act.read_capabilities(conn)
+            finally:
+                conn.close()
+            parsed = map(versions.machine_type_version, caps.machine_types)
+            listed = sorted(v[1] for v in parsed if v)
+            self.addDetail('machine types of %s' % host.suite,
+                           content.text_content(', '.join(
+                               sorted(caps.machine_types))))
+            floor = versions.machine_type_floor(caps.qemu)
+            if floor is None:
+                continue
+            self.assertLessEqual(floor.oldest_kept, listed[0], caps)
+            if floor.qemu_since[:2] == caps.qemu[:2]:
+                self.assertEqual(floor.oldest_kept, listed[0], caps)

@@ -31,6 +31,7 @@ from reference.model import DiskKind
 from reference.model import HostCapabilities
 from reference.versions import FLAG_SINCE
 from reference.versions import PARAM_SINCE
+from reference.versions import SOURCE_ONLY_PARAMS
 from reference.versions import supports
 from reference.versions import V
 
@@ -146,8 +147,11 @@ def _unknown_flags(call):
 
 
 def _unknown_params(call):
-    return sorted(p for p in call.params
-                  if PARAM_SINCE[p] > call.lowest_libvirt)
+    """Parameters a host's libvirt does not know: the source reads them
+    all, the destination all but SOURCE_ONLY_PARAMS."""
+    return sorted(p for p in call.params if PARAM_SINCE[p] > (
+        call.source.libvirt if p in SOURCE_ONLY_PARAMS
+        else call.lowest_libvirt))
 
 
 def _in(call, low, high):
@@ -208,13 +212,13 @@ BEHAVIOUR = (
               'operation invalid: zero-copy is only available for parallel '
               'migration', 'qemuMigrationParamsFromFlags'),
     Behaviour('tls-old-qemu',
-              lambda c: c.has('TLS') and not supports(
-                  'native_tls', c.source, c.destination)
-              and min(c.source.qemu, c.destination.qemu) < V('2.11'),
+              lambda c: c.has('TLS')
+              and min(c.source.qemu, c.destination.qemu) < V('2.9'),
               'VIR_ERR_OPERATION_UNSUPPORTED',
               'Operation not supported: Setting the migration parameter '
               'tls-creds is not supported by QEMU binary',
-              'qemuMigrationParamsEnableTLS'),
+              'qemuMigrationParamsEnableTLS; libvirt 3.2.0 release notes: '
+              'native TLS needs QEMU >= 2.9'),
     Behaviour('tls-nbd-unencrypted',
               lambda c: c.has('TLS') and c.copies_storage
               and c.lowest_libvirt < V('4.2'),

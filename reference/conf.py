@@ -49,9 +49,11 @@ libvirt_migration_opts = [
     cfg.BoolOpt('live_migration_with_native_tls',
                 default=None,
                 help='Encrypt QEMU\'s own migration and NBD streams with TLS '
-                     '(VIR_MIGRATE_TLS; libvirt >= 4.4.0, QEMU >= 2.11 on '
-                     'both hosts, certificates in each host\'s '
-                     'migrate_tls_x509_cert_dir). Unset: used when both '
+                     '(VIR_MIGRATE_TLS; on both hosts libvirt >= 3.2.0 and '
+                     'QEMU >= 2.9 for the memory stream, libvirt >= 4.4.0 '
+                     'and QEMU >= 2.11 when disks are copied; certificates '
+                     'in each host\'s migrate_tls_x509_cert_dir). Unset: '
+                     'used when both '
                      'hosts support it and are TLS ready. true: required, '
                      'migrations are refused where it is impossible. false: '
                      'never.'),

@@ -33,6 +33,7 @@ from reference.versions import MACHINE_TYPE_ALIASES
 from reference.versions import machine_type_floor
 from reference.versions import machine_type_version
 from reference.versions import supports
+from reference.versions import usable
 from reference.versions import Version
 
 BASE_FLAGS = ('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
@@ -55,7 +56,8 @@ def plan_migration(settings, source, destination, request):
     operation = _resolve_operation(request, decisions)
     tunnel_setting = settings.tunnelled_for(operation)
     copy = _storage_copy(operation, request, hosts, decisions)
-    tls = _choose_native_tls(settings, tunnel_setting, hosts, decisions)
+    tls = _choose_native_tls(settings, tunnel_setting, hosts, copy,
+                             decisions)
     parallel = _choose_parallel(settings, hosts, tls, decisions)
     post_copy = _choose_post_copy(settings, request, hosts, parallel,
                                   decisions)
@@ -388,8 +390,13 @@ def _storage_copy(operation, request, hosts, decisions):
     return StorageCopy(flag, None)
 
 
-def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
-    supported = supports('native_tls', *hosts)
+def _choose_native_tls(settings, tunnel_setting, hosts, copy, decisions):
+    """Native TLS: the memory stream from libvirt 3.2.0, a storage copy's
+    NBD stream too from 4.4.0 (before 4.2.0 it went unencrypted)."""
+    feature = 'native_tls_storage' if copy.flag is not None else 'native_tls'
+    what = ('a storage copy over native TLS' if copy.flag is not None
+            else 'native TLS')
+    supported = supports(feature, *hosts)
     if settings.native_tls is False:
         decisions.append(Decision(
             'no native TLS', 'live_migration_with_native_tls = false'))
@@ -398,10 +405,10 @@ def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
         if not supported:
             raise MigrationRefused(
                 'native-tls-unsupported',
-                'live_migration_with_native_tls = true, but native TLS needs '
-                '%s on both hosts (%s): upgrade the hosts, or set '
-                '[libvirt] live_migration_with_native_tls = false'
-                % (_requirement('native_tls'), _pair(hosts)))
+                'live_migration_with_native_tls = true, but %s needs %s on '
+                'both hosts (%s): upgrade the hosts, or set [libvirt] '
+                'live_migration_with_native_tls = false'
+                % (what, _requirement(feature), _pair(hosts)))
         decisions.append(Decision(
             'VIR_MIGRATE_TLS', 'live_migration_with_native_tls = true'))
         return True
@@ -412,8 +419,8 @@ def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
         return False
     if not supported:
         decisions.append(Decision(
-            'no native TLS (auto)', 'it needs %s on both hosts (%s)'
-            % (_requirement('native_tls'), _pair(hosts))))
+            'no native TLS (auto)', '%s needs %s on both hosts (%s)'
+            % (what, _requirement(feature), _pair(hosts))))
         return False
     if not all(h.tls_ready for h in hosts):
         decisions.append(Decision(
@@ -421,8 +428,10 @@ def _choose_native_tls(settings, tunnel_setting, hosts, decisions):
             'TLS ready (certificates in migrate_tls_x509_cert_dir)'))
         return False
     decisions.append(Decision(
-        'VIR_MIGRATE_TLS (auto)', 'both hosts support native TLS and are TLS '
-        'ready: QEMU encrypts memory and disk streams itself'))
+        'VIR_MIGRATE_TLS (auto)', 'both hosts support %s and are TLS ready: '
+        'QEMU encrypts the %s itself' % (
+            what, 'memory and disk streams' if copy.flag is not None
+            else 'memory stream')))
     return True
 
 
@@ -643,26 +652,29 @@ def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
 
 def _tls_names(request, hosts, copy, inbound, params, decisions):
     """Which name the destination's certificate is checked against when
-    the streams go to its inbound address."""
-    if not supports('tls_destination', *hosts):
+    the streams go to its inbound address (the source's QEMU checks it:
+    only the source's libvirt matters)."""
+    source = hosts[0]
+    if not usable('tls_destination', *hosts):
         decisions.append(Decision(
             'the destination certificate must carry %s' % inbound,
-            'tls.destination needs %s on both hosts (%s): both streams are '
+            'tls.destination needs %s on the source (%s): both streams are '
             'checked against the inbound address'
-            % (_requirement('tls_destination'), _pair(hosts))))
+            % (_requirement('tls_destination'), source)))
         return
     params['tls.destination'] = request.destination
     decisions.append(Decision(
         'tls.destination = %s' % request.destination,
         'the certificate is checked against the host name, not the '
-        'inbound address'))
-    if copy.flag is not None and not supports('tls_destination_nbd', *hosts):
+        'inbound address (the source\'s libvirt sets it; the destination '
+        'never reads it)'))
+    if copy.flag is not None and not usable('tls_destination_nbd', *hosts):
         decisions.append(Decision(
             'the destination certificate must also carry %s' % inbound,
             'tls.destination names the host for the disk (NBD) connection '
-            'only with %s on both hosts (%s): before, that connection is '
+            'only with %s on the source (%s): before, that connection is '
             'checked against the inbound address'
-            % (_requirement('tls_destination_nbd'), _pair(hosts))))
+            % (_requirement('tls_destination_nbd'), source)))
 
 
 def _choose_api(needed, hosts, decisions):

@@ -64,7 +64,8 @@ class Feature:
 
     ``*_until`` is the first version that no longer has it (exclusive bound).
     A feature is present on a host when every bound holds; it is usable for a
-    migration only when it is present on both hosts.
+    migration when it is present on both hosts, or on the source for a
+    feature of party 'source'.
     """
 
     name: str
@@ -73,6 +74,9 @@ class Feature:
     qemu_since: Version = V('0.0')
     libvirt_until: Version | None = None
     qemu_until: Version | None = None
+    # Who must have it for a migration to use it: 'both' hosts, or only
+    # the 'source' (code that runs on the source alone).
+    party: str = 'both'
 
     def present(self, libvirt, qemu):
         return (self.libvirt_since <= libvirt and self.qemu_since <= qemu
@@ -111,8 +115,15 @@ FEATURES = {f.name: f for f in (
             libvirt_since=V('1.3.3'), qemu_since=V('2.6.0')),
     Feature('persistent_xml', _DOMAIN_DOC + ': VIR_MIGRATE_PARAM_PERSIST_XML '
             'since 1.3.4', libvirt_since=V('1.3.4')),
-    Feature('native_tls', 'libvirt 4.4.0 release notes (NBD over TLS); '
-            'Nova live_migration_with_native_tls needs QEMU 2.11',
+    Feature('native_tls', 'libvirt 3.2.0 release notes: migration over '
+            'native TLS (VIR_MIGRATE_TLS), with QEMU >= 2.9; the memory '
+            'stream only', libvirt_since=V('3.2.0'), qemu_since=V('2.9.0')),
+    # Before 4.2.0 libvirt sent the NBD (disk) stream unencrypted beside a
+    # TLS memory stream; 4.2.0 refuses the combination; 4.4.0 carries NBD
+    # over TLS too.
+    Feature('native_tls_storage', 'libvirt 4.2.0 and 4.4.0 release notes '
+            '(NBD over TLS from 4.4.0); QEMU 2.11: Nova\'s '
+            'live_migration_with_native_tls help, the bound Nova states',
             libvirt_since=V('4.4.0'), qemu_since=V('2.11.0')),
     Feature('parallel', _DOMAIN_DOC + ': VIR_MIGRATE_PARALLEL since 5.2.0; '
             'QEMU multifd since 4.0',
@@ -123,13 +134,18 @@ FEATURES = {f.name: f for f in (
     Feature('parallel_with_post_copy', 'QEMU 10.1 release notes: multifd '
             'together with postcopy; before it the guest can end SHUTOFF',
             qemu_since=V('10.1.0')),
+    # The source's QEMU checks the destination's certificate: libvirt
+    # sets tls.destination as QEMU's tls-hostname on the source only
+    # (qemu_migration_params.c: party QEMU_MIGRATION_SOURCE), and
+    # qemuMigrationParamsDump forwards to the destination's Prepare phase
+    # only parameters of party QEMU_MIGRATION_DESTINATION.
     Feature('tls_destination', _DOMAIN_DOC
             + ': VIR_MIGRATE_PARAM_TLS_DESTINATION since 6.0.0',
-            libvirt_since=V('6.0.0')),
+            libvirt_since=V('6.0.0'), party='source'),
     Feature('tls_destination_nbd', 'libvirt 8.2.0 release notes: '
             'tls.destination also names the host for the NBD (disk) '
             'connection; before, only the memory stream',
-            libvirt_since=V('8.2.0')),
+            libvirt_since=V('8.2.0'), party='source'),
     Feature('vtpm_migration', 'Nova 34 nova/objects/service.py: vTPM live '
             'migration since service version 72 (2026.1), whose driver.py '
             'needs libvirt >= 8.0.0 and QEMU >= 6.2.0 (MIN_LIBVIRT_VERSION, '
@@ -205,6 +221,10 @@ FLAG_SINCE = {
     'VIR_MIGRATE_POSTCOPY_RESUME': V('8.5.0'),
     'VIR_MIGRATE_ZEROCOPY': V('8.5.0'),
 }
+
+# Typed parameters only the source's libvirt reads (see tls_destination):
+# a destination that does not know them never receives them.
+SOURCE_ONLY_PARAMS = frozenset({'tls.destination'})
 
 # When each typed migration parameter appeared.
 PARAM_SINCE = {
@@ -286,3 +306,11 @@ def supports(feature, *hosts):
     """True when every host (HostCapabilities) has the feature."""
     row = FEATURES[feature]
     return all(row.present(h.libvirt, h.qemu) for h in hosts)
+
+
+def usable(feature, source, destination):
+    """True when a migration from source to destination can use the
+    feature: on both hosts, or on the source for a source-side one."""
+    if FEATURES[feature].party == 'source':
+        return supports(feature, source)
+    return supports(feature, source, destination)

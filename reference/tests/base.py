@@ -29,6 +29,7 @@ STACKS = (
     ('1.2.17', '2.5'),   # Ubuntu 16.04 cloud archive era: the 2016 CI job
     ('1.3.1', '2.5'),    # Ubuntu 16.04
     ('3.0.0', '2.8'),    # Debian 9
+    ('3.6.0', '2.10'),   # Ubuntu 17.10: native TLS, memory stream only
     ('4.0.0', '2.11'),   # Ubuntu 18.04
     ('4.4.0', '2.12'),
     ('5.4.0', '4.0'),

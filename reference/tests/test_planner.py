@@ -338,6 +338,43 @@ class TestNativeTls(base.TestCase):
                                  stack)
         self.assertIn('live_migration_with_native_tls = false', exc.message)
 
+    @ddt.data(
+        # libvirt, QEMU, refused: the memory stream alone (libvirt 3.2.0
+        # release notes: QEMU >= 2.9); Ubuntu 18.04's 4.0 / 2.11 has it
+        ('3.2.0', '2.9', False),
+        ('4.0.0', '2.11', False),
+        ('3.1.0', '2.9', True),
+        ('3.2.0', '2.8', True),
+    )
+    @ddt.unpack
+    def test_memory_only_tls_from_libvirt_3_2(self, libvirt, qemu, refused):
+        args = ({'live_migration_with_native_tls': True},
+                host(libvirt, qemu), None, request('vda:volume', 'live'))
+        if refused:
+            exc = self.assertRefused('native-tls-unsupported', plan, *args)
+            self.assertIn('libvirt >= 3.2.0 and QEMU >= 2.9.0', exc.message)
+        else:
+            self.assertIn(TLS, plan(*args).flags)
+
+    def test_memory_only_tls_is_chosen_on_bionic_when_ready(self):
+        bionic = host('4.0.0', '2.11', tls_ready=True)
+        self.assertIn(TLS, plan({}, bionic, None,
+                                request('vda:volume', 'live')).flags)
+        # A storage copy there would send the disks unencrypted.
+        result = plan({}, bionic, None, request('vda:local', 'block'))
+        self.assertNotIn(TLS, result.flags)
+        why = [d.why for d in result.decisions
+               if d.what == 'no native TLS (auto)']
+        self.assertIn('a storage copy over native TLS needs libvirt >= 4.4.0',
+                      why[0])
+
+    def test_true_with_a_storage_copy_before_4_4_is_refused(self):
+        exc = self.assertRefused(
+            'native-tls-unsupported', plan,
+            {'live_migration_with_native_tls': True}, host('4.0.0', '2.11'),
+            None, request('vda:local', 'block'))
+        self.assertIn('a storage copy over native TLS', exc.message)
+
     def test_true_with_block_copy_uses_nbd_over_tls(self):
         result = plan({'live_migration_with_native_tls': True},
                       req=request('vda:local vdb:volume'))
@@ -506,6 +543,21 @@ class TestUriAndParams(base.TestCase):
             destination='compute2', destination_inbound_addr='192.0.2.2'))
         self.assertIn(TLS, result.flags)
         self.assertEqual(expected, result.params.get('tls.destination'))
+
+    @ddt.data(
+        # source libvirt, destination libvirt, tls.destination sent
+        ('6.0.0', '5.4.0', True),     # only the source's libvirt reads it
+        ('5.4.0', '6.0.0', False),
+    )
+    @ddt.unpack
+    def test_tls_destination_needs_only_the_source(self, source, destination,
+                                                   sent):
+        result = plan({}, host(source, '4.2', tls_ready=True),
+                      host(destination, '4.2', tls_ready=True),
+                      request('vda:volume', 'live', destination='compute2',
+                              destination_inbound_addr='192.0.2.2'))
+        self.assertIn(TLS, result.flags)
+        self.assertEqual(sent, 'tls.destination' in result.params)
 
     @ddt.data(
         # stack, operation, what the plan must say

@@ -128,8 +128,18 @@ FACTS = (
      {'guest_hypervisor': 'kvm', 'destination': host(hypervisor='kvm')}),
     (BOOKWORM, ('TUNNELLED',), {'migrate_uri': 'tcp://192.0.2.2'}, '',
      'VIR_ERR_ARGUMENT_UNSUPPORTED', None, None),
-    (host('4.4.0', '2.10'), ('TLS',), {}, '', 'VIR_ERR_OPERATION_UNSUPPORTED',
+    # libvirt 3.2.0 release notes: native TLS needs QEMU >= 2.9 (the memory
+    # stream; Ubuntu 18.04's libvirt 4.0 / QEMU 2.11 has it).
+    (host('4.4.0', '2.8'), ('TLS',), {}, '', 'VIR_ERR_OPERATION_UNSUPPORTED',
      None, None),
+    (host('4.0.0', '2.11'), ('TLS',), {}, '', None, None, set()),
+    # tls.destination is read by the source's libvirt only (it is not
+    # forwarded to the destination's Prepare phase).
+    (host('6.0.0', '4.2'), ('TLS',), {'tls.destination': 'dest'}, '', None,
+     None, set(), {'destination': host('5.4.0', '4.0')}),
+    (host('5.4.0', '4.0'), ('TLS',), {'tls.destination': 'dest'}, '',
+     'VIR_ERR_ARGUMENT_UNSUPPORTED', None, None,
+     {'destination': host('6.0.0', '4.2')}),
     (host('4.3.0', '2.11'), ('TLS', 'NON_SHARED_INC'),
      {'migrate_disks': ['vda']}, 'vda:local', 'VIR_ERR_OPERATION_UNSUPPORTED',
      None, None),

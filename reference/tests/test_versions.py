@@ -46,8 +46,12 @@ class TestFeatures(base.TestCase):
     @ddt.data(
         ('migrate_disks', '1.2.16', '2.5', False),
         ('migrate_disks', '1.2.17', '2.5', True),
-        ('native_tls', '4.4.0', '2.10', False),
-        ('native_tls', '4.4.0', '2.11', True),
+        ('native_tls', '3.1.0', '2.9', False),
+        ('native_tls', '3.2.0', '2.8', False),
+        ('native_tls', '3.2.0', '2.9', True),
+        ('native_tls_storage', '4.3.0', '2.11', False),
+        ('native_tls_storage', '4.4.0', '2.10', False),
+        ('native_tls_storage', '4.4.0', '2.11', True),
         ('parallel', '5.2.0', '3.1', False),
         ('parallel', '5.2.0', '4.0', True),
         ('blockdev', '5.9.0', '4.2', False),
@@ -78,8 +82,22 @@ class TestFeatures(base.TestCase):
         for feature in versions.FEATURES.values():
             self.assertTrue(feature.source, feature.name)
 
+    @ddt.data(
+        # feature, source libvirt, destination libvirt, usable
+        ('tls_destination', '6.0.0', '5.4.0', True),   # source-side
+        ('tls_destination', '5.4.0', '6.0.0', False),
+        ('tls_destination_nbd', '8.2.0', '7.0.0', True),
+        ('migrate_disks', '1.2.17', '1.2.16', False),  # both hosts
+    )
+    @ddt.unpack
+    def test_usable_honours_the_party(self, feature, source, destination,
+                                      expected):
+        self.assertEqual(expected, versions.usable(
+            feature, base.host(source, '4.2'), base.host(destination, '4.2')))
+
     def test_requirement_text(self):
         self.assertEqual('libvirt >= 4.4.0 and QEMU >= 2.11.0',
-                         versions.FEATURES['native_tls'].requirement())
+                         versions.FEATURES['native_tls_storage']
+                         .requirement())
         self.assertEqual('QEMU < 9.1.0', versions.FEATURES[
             'qemu_legacy_block_migration'].requirement())

@@ -20,6 +20,7 @@ the pure planner -- or raises ``ConfigError`` naming what to change.
 """
 
 import dataclasses
+import re
 
 from oslo_config import cfg
 
@@ -28,6 +29,18 @@ from reference.model import Operation
 from reference.versions import FLAG_SINCE
 
 GROUP = 'libvirt'
+
+# The transports of libvirt's remote URIs that reach another host
+# (libvirt docs, "Remote URIs": qemu+<transport>://host/system; without a
+# transport, TLS): whether the libvirtd connection is encrypted.
+TRANSPORTS = {
+    'tcp': ('unencrypted libvirtd connection', False),
+    'tls': ('libvirtd connection over TLS', True),
+    'ssh': ('libvirtd connection over SSH', True),
+    'libssh': ('libvirtd connection over SSH (libssh)', True),
+    'libssh2': ('libvirtd connection over SSH (libssh2)', True),
+}
+_URI_RE = re.compile(r'^qemu(?:\+(\w+))?://[^/]*%s[^/]*/system$')
 
 _DEPRECATED_FLAG_REASON = (
     'Raw libvirt flags let operators build combinations that lose data. The '
@@ -59,11 +72,20 @@ libvirt_migration_opts = [
                      'never.'),
     cfg.StrOpt('live_migration_scheme',
                default='tcp',
-               choices=[('tcp', 'unencrypted libvirtd connection'),
-                        ('tls', 'libvirtd connection over TLS'),
-                        ('ssh', 'libvirtd connection over SSH')],
+               choices=[(name, text) for name, (text, _) in
+                        TRANSPORTS.items()],
                help='Transport of the connection between the two libvirtd '
                     'daemons: qemu+<scheme>://<destination>/system.'),
+    cfg.StrOpt('live_migration_uri',
+               deprecated_for_removal=True,
+               deprecated_reason='Nova deprecated it for '
+                                 'live_migration_scheme and '
+                                 'live_migration_inbound_addr, and still '
+                                 'honours it.',
+               help='Deprecated: the libvirtd URI of the destination, with '
+                    '%s for its host name or inbound address, e.g. '
+                    'qemu+ssh://nova@%s/system. When set it wins over '
+                    'live_migration_scheme, as in Nova.'),
     cfg.HostAddressOpt('live_migration_inbound_addr',
                        help='Address of the destination host that incoming '
                             'migration traffic should go to. When set, the '
@@ -147,7 +169,7 @@ class MigrationSettings:
 
     tunnelled: dict          # Operation.LIVE/BLOCK -> True, False or None
     native_tls: bool | None
-    scheme: str
+    scheme: str              # the transport (of uri_template when set)
     inbound_addr: str | None
     bandwidth: int
     permit_post_copy: bool
@@ -161,6 +183,14 @@ class MigrationSettings:
     warnings: tuple = ()
     # Operation -> the option that asked for the tunnel, for refusals.
     tunnel_source: dict = dataclasses.field(default_factory=dict)
+    # The deprecated live_migration_uri, checked: '%s' for the host.
+    uri_template: str | None = None
+
+    @property
+    def encrypted_connection(self):
+        """Whether the libvirtd connection (and so a tunnel) is
+        encrypted."""
+        return TRANSPORTS[self.scheme][1]
 
     def tunnelled_for(self, operation):
         return self.tunnelled[operation]
@@ -319,6 +349,7 @@ def _refuse_contradictions(settings):
 SETTING_OF = {
     'live_migration_with_native_tls': 'native_tls',
     'live_migration_scheme': 'scheme',
+    'live_migration_uri': 'uri_template',
     'live_migration_inbound_addr': 'inbound_addr',
     'live_migration_bandwidth': 'bandwidth',
     'live_migration_permit_post_copy': 'permit_post_copy',
@@ -332,16 +363,44 @@ SETTING_OF = {
 }
 
 
+def _uri_transport(template, warnings):
+    """The transport of a live_migration_uri, which must be a QEMU URI
+    with one %s for the host and a transport that reaches another host."""
+    match = _URI_RE.match(template)
+    if not match or template.count('%') != 1:
+        raise ConfigError(
+            '[libvirt] live_migration_uri = %s: expected qemu+<transport>://'
+            '...%%s.../system with one %%s for the destination (e.g. '
+            'qemu+ssh://nova@%%s/system); better, unset it and set '
+            'live_migration_scheme' % template)
+    transport = match.group(1) or 'tls'     # libvirt's default transport
+    if transport not in TRANSPORTS:
+        raise ConfigError(
+            '[libvirt] live_migration_uri = %s: transport %r does not reach '
+            'another host; use one of %s' % (template, transport,
+                                             ', '.join(TRANSPORTS)))
+    warnings.append('[libvirt] live_migration_uri is deprecated and wins over '
+                    'live_migration_scheme (transport %s), as in Nova; unset '
+                    'it and set live_migration_scheme' % transport)
+    return transport
+
+
 def load_settings(conf):
     """Read and check conf.libvirt; return MigrationSettings."""
     group = conf[GROUP]
     warnings = []
-    tunnelled, sources, translated = _from_flags(conf, warnings)
-    # An option a deprecated flag stands for reads as that flag says.
+    try:
+        tunnelled, sources, translated = _from_flags(conf, warnings)
+        # An option a deprecated flag stands for reads as that flag says.
+        values = {field: translated.get(option, group[option])
+                  for option, field in SETTING_OF.items()}
+    except cfg.Error as exc:    # a value oslo.config cannot read
+        raise ConfigError(' '.join(str(exc).split())) from None
+    if values['uri_template']:
+        values['scheme'] = _uri_transport(values['uri_template'], warnings)
     settings = MigrationSettings(
         tunnelled=tunnelled, warnings=tuple(warnings), tunnel_source=sources,
-        **{field: translated.get(option, group[option])
-           for option, field in SETTING_OF.items()})
+        **values)
     _refuse_contradictions(settings)
     return settings
 

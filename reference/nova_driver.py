@@ -57,6 +57,7 @@ from oslo_log import log as logging
 
 from reference import act
 from reference import conf as reference_conf
+from reference.model import ConfigError
 from reference.model import Disk
 from reference.model import DiskKind
 from reference.model import HostCapabilities
@@ -184,7 +185,11 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
 
     def _plan(self, context, instance, dest, migrate_data, guest):
         """The reference's plan for this migration; MigrationRefused."""
-        settings = self._settings()
+        try:
+            settings = self._settings()
+        except ConfigError as exc:   # refused like any plan: never raised
+            raise MigrationRefused('configuration-unusable', str(exc)) \
+                from None
         for warning in settings.warnings:
             LOG.warning('migration settings: %s', warning,
                         instance=instance)

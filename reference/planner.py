@@ -127,12 +127,15 @@ def _destination_changes(request, decisions):
                 'console is disabled): enable [serial_console] on the '
                 'destination, or disable it on both hosts'
                 % request.serial_listen)
-        if target != request.serial_listen:
-            changes.append('serial listen %s -> %s (ports from the '
-                           'destination)' % (request.serial_listen, target))
-            decisions.append(Decision(
-                'destination XML: serial consoles listen on %s' % target,
-                'the destination\'s serial console address, its own ports'))
+        # Nova 34's _update_serial_xml gives every console the port the
+        # destination acquired for it, whatever the address: the ports
+        # change even where the address does not.
+        changes.append('serial listen %s -> %s (ports from the destination)'
+                       % (request.serial_listen, target))
+        decisions.append(Decision(
+            'destination XML: serial consoles listen on %s' % target,
+            'the destination\'s serial console address and the ports it '
+            'acquired (a port of the source may be taken there)'))
     if changes:
         decisions.append(Decision(
             'destination_xml required',
@@ -517,7 +520,8 @@ def _choose_tunnel(settings, operation, request, hosts, copy, tls,
     why_not = [reason for reason, applies in (
         ('the migration copies storage, which the tunnel cannot select',
          copy.flag is not None),
-        ('over qemu+tcp a tunnel encrypts nothing', settings.scheme == 'tcp'),
+        ('over qemu+%s a tunnel encrypts nothing' % settings.scheme,
+         not settings.encrypted_connection),
         ('post-copy is in use', post_copy),
         ('parallel connections are in use', parallel > 1),
         ('with %s, libvirt may copy storage through a tunnel (fixed in '
@@ -614,7 +618,14 @@ def _uri_and_params(settings, request, hosts, copy, tunnel, tls, parallel,
             'goes to the destination\'s own inbound address, or its name'
             % settings.inbound_addr))
     target = inbound or request.destination
-    uri = 'qemu+%s://%s/system' % (settings.scheme, uri_host(target))
+    if settings.uri_template:
+        # Nova 34 still honours the deprecated option (_live_migration_uri).
+        uri = settings.uri_template % uri_host(target)
+        decisions.append(Decision(
+            'URI %s' % uri, 'the deprecated [libvirt] live_migration_uri is '
+            'set and wins over live_migration_scheme, as in Nova'))
+    else:
+        uri = 'qemu+%s://%s/system' % (settings.scheme, uri_host(target))
     params = {}
     if copy.disks is not None:
         params['migrate_disks'] = list(copy.disks)

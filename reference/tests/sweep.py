@@ -39,6 +39,13 @@ _PERMITS = (
      'live_migration_permit_post_copy': True},
 )
 
+# The libvirtd connection: plain, TLS, and the deprecated URI over SSH.
+_TRANSPORTS = (
+    {'live_migration_scheme': 'tcp'},
+    {'live_migration_scheme': 'tls'},
+    {'live_migration_uri': 'qemu+libssh://%s/system'},
+)
+
 # (request spec, operation, shared storage, paused[, more request fields])
 REQUESTS = (
     ('vda:local', 'live', True, False),
@@ -103,10 +110,10 @@ def _machine_type_exists(name, destination):
 
 def option_sets():
     """(options, settings) for every combination; contradictions dropped."""
-    for tunnelled, tls, scheme, permits in itertools.product(
-            (None, True, False), (None, True, False), ('tcp', 'tls'),
+    for tunnelled, tls, transport, permits in itertools.product(
+            (None, True, False), (None, True, False), _TRANSPORTS,
             _PERMITS):
-        options = dict(permits, live_migration_scheme=scheme)
+        options = dict(permits, **transport)
         if tunnelled is not None:
             options['live_migration_tunnelled'] = tunnelled
         if tls is not None:

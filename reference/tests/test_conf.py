@@ -100,6 +100,51 @@ class TestOptions(base.TestCase):
 
 
 @ddt.ddt
+class TestMigrationUri(base.TestCase):
+    """The deprecated live_migration_uri wins over the scheme, as in Nova
+    34 (_live_migration_uri); what cannot work is a ConfigError."""
+
+    @ddt.data(
+        ('qemu+ssh://nova@%s/system', 'ssh'),
+        ('qemu+libssh://%s/system', 'libssh'),
+        ('qemu+tcp://%s:16509/system', 'tcp'),
+        ('qemu://%s/system', 'tls'),           # libvirt's default transport
+    )
+    @ddt.unpack
+    def test_the_transport_comes_from_the_uri(self, uri, transport):
+        s = conf.settings(live_migration_uri=uri, live_migration_scheme='tls'
+                          if transport == 'tcp' else 'tcp')
+        self.assertEqual(transport, s.scheme)
+        self.assertEqual(uri, s.uri_template)
+        self.assertTrue(any('live_migration_uri is deprecated' in w
+                            for w in s.warnings), s.warnings)
+
+    @ddt.data(
+        ('qemu+ssh://nova@host/system', 'one %s'),
+        ('qemu+ssh://%s/%s/system', 'one %s'),
+        ('qemu+unix://%s/system', "transport 'unix'"),
+        ('xen+ssh://%s/system', 'qemu+<transport>'),
+        ('qemu+ext://%s/system?command=/bin/x', 'qemu+<transport>'),
+    )
+    @ddt.unpack
+    def test_a_uri_that_cannot_work_is_refused(self, uri, said):
+        exc = self.assertRaises(ConfigError, conf.settings,
+                                live_migration_uri=uri)
+        self.assertIn(said, str(exc))
+        self.assertIn('live_migration_uri', str(exc))
+
+    def test_an_unreadable_value_in_a_file_is_a_config_error(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.conf',
+                                         delete=False) as f:
+            f.write('[libvirt]\nlive_migration_scheme = ftp\n')
+        self.addCleanup(os.unlink, f.name)
+        exc = self.assertRaises(ConfigError, conf.load_settings,
+                                conf.make_conf([f.name]))
+        self.assertIn('ftp', str(exc))
+        self.assertNotIn('\n', str(exc))
+
+
+@ddt.ddt
 class TestDeprecatedFlags(base.TestCase):
     def test_unknown_name_is_an_error_naming_it(self):
         exc = self.assertRaises(

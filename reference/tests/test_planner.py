@@ -314,6 +314,19 @@ class TestAutoTransport(base.TestCase):
         why = [d.why for d in result.decisions if 'not tunnelled' in d.what]
         self.assertIn('not encrypted', why[0])
 
+    def test_live_migration_uri_is_honoured_as_nova_does(self):
+        result = plan({'live_migration_uri': 'qemu+ssh://nova@%s/system'},
+                      req=request('vda:volume', 'live',
+                                  destination='compute2'))
+        self.assertEqual('qemu+ssh://nova@compute2/system', result.uri)
+        # Over SSH, with nothing to copy, the tunnel encrypts the stream.
+        self.assertIn(TUNNELLED, result.flags)
+        result = plan({'live_migration_uri': 'qemu+tcp://%s/system'},
+                      req=request('vda:volume', 'live',
+                                  destination_inbound_addr='2001:db8::2'))
+        self.assertEqual('qemu+tcp://[2001:db8::2]/system', result.uri)
+        self.assertNotIn(TUNNELLED, result.flags)
+
     @ddt.data(('4.3.0', '2.11'), ('4.4.0', '2.10'))
     @ddt.unpack
     def test_tls_needs_libvirt_4_4_and_qemu_2_11(self, libvirt, qemu):
@@ -838,7 +851,9 @@ class TestDestinationXml(base.TestCase):
     @ddt.data(
         # source, destination, refused, changed
         ('192.0.2.1', None, 'serial-console-unmovable', False),
-        ('192.0.2.1', '192.0.2.1', None, False),
+        # Nova 34's _update_serial_xml gives the consoles the destination's
+        # own ports even where the address is the same.
+        ('192.0.2.1', '192.0.2.1', None, True),
         ('192.0.2.1', '192.0.2.2', None, True),
     )
     @ddt.unpack
@@ -849,7 +864,10 @@ class TestDestinationXml(base.TestCase):
             exc = self.assertRefused(refused, plan, req=req)
             self.assertIn('[serial_console]', exc.message)
             return
-        self.assertEqual(changed, bool(plan(req=req).destination_changes))
+        result = plan(req=req)
+        self.assertEqual(changed, bool(result.destination_changes))
+        # The API and every fallback carry the destination XML.
+        self.assertNotIn('migrateToURI', (result.api,) + result.fallbacks)
 
     @ddt.data(
         # security, source stack, refused

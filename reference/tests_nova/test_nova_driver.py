@@ -31,6 +31,7 @@ from nova.virt.libvirt import migration as libvirt_migrate
 from tempest.lib import decorators
 import testtools
 
+from reference import conf as reference_conf
 from reference.model import Decision
 from reference.model import MigrationPlan
 from reference.model import MigrationRefused
@@ -196,6 +197,27 @@ class TestOverrides(testtools.TestCase):
         recover.assert_called_once()
         self.assertIn('tunnelled-selective-disks',
                       str(fault.call_args[0][2]))
+
+    @decorators.idempotent_id('29a4d7c9-a716-4b3a-9f22-1f077a0d4bb7')
+    def test_a_configuration_it_cannot_use_is_a_refusal(self):
+        # A scheme Nova takes (it has no choices) that reaches no other
+        # host, or a malformed deprecated URI: a refusal, never a traceback.
+        recover = mock.Mock()
+        options = {'live_migration_uri': 'qemu+unix://%s/system'}
+        with mock.patch.object(self.driver, '_settings', side_effect=(
+                lambda: reference_conf.settings(**options))), \
+                mock.patch.object(nova_driver.compute_utils,
+                                  'add_instance_fault_from_exc') as fault, \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration') as upstream:
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', mock.Mock(), recover,
+                                        True, mock.Mock())
+        upstream.assert_not_called()
+        recover.assert_called_once()
+        reason = str(fault.call_args[0][2])
+        self.assertIn('configuration-unusable', reason)
+        self.assertIn("transport 'unix'", reason)
 
     @decorators.idempotent_id('4c5d6e7f-8a9b-4c0d-8e1f-3a4b5c6d7e8f')
     def test_the_monitor_reads_the_plans_flags_while_it_runs(self):

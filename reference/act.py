@@ -18,6 +18,7 @@ is imported when first needed, so the decision core works without it.
 
 import functools
 import importlib
+import os
 import re
 import threading
 import time
@@ -324,6 +325,40 @@ def _resume(domain, lv):
         return ('The guest was paused to force the migration to complete and '
                 'could not be resumed on its source (%s): resume it.'
                 % exc.get_error_message())
+
+
+# Where libvirt tells QEMU to find the migration TLS certificates
+# (libvirt's qemu.conf: migrate_tls_x509_cert_dir, else
+# default_tls_x509_cert_dir, else /etc/pki/qemu), and what QEMU reads
+# there: the CA, the server pair (incoming) and the client pair (outgoing).
+QEMU_CONF = '/etc/libvirt/qemu.conf'
+DEFAULT_TLS_DIR = '/etc/pki/qemu'
+TLS_FILES = ('ca-cert.pem', 'server-cert.pem', 'server-key.pem',
+             'client-cert.pem', 'client-key.pem')
+
+
+def migration_tls_dir(qemu_conf=QEMU_CONF):
+    """The directory this host's libvirt gives QEMU for migration TLS."""
+    try:
+        with open(qemu_conf) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return DEFAULT_TLS_DIR
+    values = dict(re.findall(
+        r'^\s*(migrate_tls_x509_cert_dir|default_tls_x509_cert_dir)\s*=\s*'
+        r'"([^"]*)"', text, re.M))
+    return (values.get('migrate_tls_x509_cert_dir')
+            or values.get('default_tls_x509_cert_dir') or DEFAULT_TLS_DIR)
+
+
+def tls_ready(qemu_conf=QEMU_CONF):
+    """Whether this host's QEMU can migrate over native TLS, both ways:
+    every certificate and key it reads is in the directory libvirt names.
+    Returns (ready, the directory, the files missing)."""
+    directory = migration_tls_dir(qemu_conf)
+    missing = [name for name in TLS_FILES
+               if not os.path.isfile(os.path.join(directory, name))]
+    return not missing, directory, missing
 
 
 def running_machine_type(domain_xml):

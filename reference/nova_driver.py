@@ -97,7 +97,15 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
             config_dirs=CONF.config_dir and [CONF.config_dir] or ()))
 
     def _source_capabilities(self):
-        return act.read_capabilities(self._host.get_connection())
+        """This host's libvirt/QEMU, TLS ready when its QEMU has every
+        certificate libvirt points it to; (capabilities, what was
+        found)."""
+        ready, directory, missing = act.tls_ready()
+        caps = act.read_capabilities(self._host.get_connection(),
+                                     tls_ready=ready)
+        return caps, ('native TLS: %s in %s' % (
+            'every certificate and key QEMU reads' if ready
+            else 'missing %s' % ', '.join(missing), directory))
 
     def _destination_capabilities(self, context, dest, uri):
         """The destination's libvirt/QEMU, asked of its libvirtd (read
@@ -200,8 +208,16 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                                                               uri)
         if guessed:
             LOG.warning('migration plan: %s', guessed, instance=instance)
-        plan = plan_migration(settings, self._source_capabilities(),
-                              destination, request)
+        source, tls_found = self._source_capabilities()
+        # The destination's certificates cannot be read from here: it is
+        # taken to be deployed as this host is (Nova's native TLS needs the
+        # same on every compute); a destination that is not fails the TLS
+        # handshake and the guest stays on its source.
+        destination = dataclasses.replace(destination,
+                                          tls_ready=source.tls_ready)
+        LOG.info('migration plan: %s; the destination taken to match',
+                 tls_found, instance=instance)
+        plan = plan_migration(settings, source, destination, request)
         LOG.info('migration plan: %s %s flags %s params %s', plan.api,
                  plan.uri, '|'.join(plan.flags), plan.params,
                  instance=instance)

@@ -13,6 +13,7 @@
 """The act layer on the simulated libvirt (put in place of ``libvirt``)."""
 
 import itertools
+import os
 import sys
 import threading
 
@@ -294,3 +295,60 @@ class TestCapabilities(ActTestCase):
     def test_kvm_seen_in_the_capabilities(self):
         caps = act.read_capabilities(sim.virConnect(host(), kvm=True))
         self.assertEqual('kvm', caps.hypervisor)
+
+    def test_machine_types_from_the_capabilities(self):
+        conn = sim.virConnect(host())
+        conn.getCapabilities = lambda: (
+            "<capabilities><guest><arch name='x86_64'>"
+            "<machine maxCpus='255'>pc-i440fx-7.2</machine>"
+            "<machine canonical='pc-i440fx-7.2'>pc</machine>"
+            "<domain type='qemu'/></arch></guest></capabilities>")
+        caps = act.read_capabilities(conn)
+        self.assertEqual(frozenset({'pc-i440fx-7.2', 'pc'}),
+                         caps.machine_types)
+
+    def test_the_running_machine_type_is_read_from_the_domain_xml(self):
+        self.assertEqual('pc-q35-8.2', act.running_machine_type(
+            "<domain><os><type machine='pc-q35-8.2'>hvm</type></os>"
+            "</domain>"))
+        self.assertIsNone(act.running_machine_type('<domain><os/></domain>'))
+
+
+class TestTlsReady(base.TestCase):
+    """TLS ready: every file QEMU reads, in the directory libvirt names."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self.conf = os.path.join(self.root, 'qemu.conf')
+
+    def write_conf(self, text):
+        with open(self.conf, 'w') as f:
+            f.write(text)
+
+    def certificates(self, directory, names=act.TLS_FILES):
+        os.makedirs(directory, exist_ok=True)
+        for name in names:
+            with open(os.path.join(directory, name), 'w') as f:
+                f.write('pem')
+
+    def test_the_migration_directory_wins_over_the_default_one(self):
+        self.write_conf('# migrate_tls_x509_cert_dir = "/nowhere"\n'
+                        'default_tls_x509_cert_dir = "/etc/pki/all"\n'
+                        'migrate_tls_x509_cert_dir = "%s/mig"\n' % self.root)
+        self.assertEqual(self.root + '/mig', act.migration_tls_dir(self.conf))
+        self.write_conf('default_tls_x509_cert_dir = "/etc/pki/all"\n')
+        self.assertEqual('/etc/pki/all', act.migration_tls_dir(self.conf))
+        self.write_conf('')
+        self.assertEqual('/etc/pki/qemu', act.migration_tls_dir(self.conf))
+        self.assertEqual('/etc/pki/qemu', act.migration_tls_dir(
+            os.path.join(self.root, 'absent.conf')))
+
+    def test_ready_only_with_every_file(self):
+        self.write_conf('migrate_tls_x509_cert_dir = "%s/mig"\n' % self.root)
+        self.certificates(self.root + '/mig', act.TLS_FILES[:-1])
+        ready, directory, missing = act.tls_ready(self.conf)
+        self.assertEqual((False, self.root + '/mig', ['client-key.pem']),
+                         (ready, directory, missing))
+        self.certificates(self.root + '/mig')
+        self.assertEqual((True, []), act.tls_ready(self.conf)[::2])

@@ -18,6 +18,7 @@ override does what it says, on Nova's own objects with libvirt mocked.
 Needs Nova installed: `tox -e nova` (the cloud's pinned Nova series).
 """
 
+import dataclasses
 import functools
 import inspect
 import subprocess
@@ -33,10 +34,12 @@ import testtools
 
 from reference import conf as reference_conf
 from reference.model import Decision
+from reference.model import HostCapabilities
 from reference.model import MigrationPlan
 from reference.model import MigrationRefused
 from reference.model import MonitorPlan
 from reference import nova_driver
+from reference.versions import Version
 
 objects.register_all()   # as nova-compute does at start
 
@@ -218,6 +221,34 @@ class TestOverrides(testtools.TestCase):
         reason = str(fault.call_args[0][2])
         self.assertIn('configuration-unusable', reason)
         self.assertIn("transport 'unix'", reason)
+
+    @decorators.idempotent_id('432f302b-0218-4ac1-8743-99470c7f0391')
+    def test_tls_readiness_is_read_from_this_hosts_certificates(self):
+        # The source's from the directory libvirt names; the destination,
+        # which cannot be read from here, taken to match it.
+        caps = HostCapabilities(Version(9, 0, 0), Version(7, 2, 0))
+        seen = []
+        for found in ((True, '/etc/pki/qemu', []),
+                      (False, '/etc/pki/qemu', ['client-key.pem'])):
+            with mock.patch.object(self.driver, '_settings',
+                                   return_value=reference_conf.settings()), \
+                    mock.patch.object(self.driver, '_request'), \
+                    mock.patch.object(self.driver, '_live_migration_uri'), \
+                    mock.patch.object(
+                        self.driver, '_destination_capabilities',
+                        return_value=(caps, None)), \
+                    mock.patch.object(nova_driver.act, 'tls_ready',
+                                      return_value=found), \
+                    mock.patch.object(nova_driver.act, 'read_capabilities',
+                                      side_effect=lambda conn, tls_ready: (
+                                          dataclasses.replace(
+                                              caps, tls_ready=tls_ready))), \
+                    mock.patch.object(nova_driver, 'plan_migration') as plan:
+                self.driver._plan(self.context, self.instance, 'compute2',
+                                  mock.Mock(), self.guest)
+            source, destination = plan.call_args[0][1:3]
+            seen.append((source.tls_ready, destination.tls_ready))
+        self.assertEqual([(True, True), (False, False)], seen)
 
     @decorators.idempotent_id('4c5d6e7f-8a9b-4c0d-8e1f-3a4b5c6d7e8f')
     def test_the_monitor_reads_the_plans_flags_while_it_runs(self):

@@ -715,20 +715,22 @@ class TestMachineType(base.TestCase):
         else:
             self.assertTrue(plan(*args).flags)
 
-    def test_a_too_new_type_says_how_to_pin_one(self):
+    @ddt.data(
+        # refusal, source QEMU, destination QEMU, type, what it must say
+        ('machine-type-too-new', '8.2', '7.2', 'pc-q35-8.2',
+         ('hw_machine_type',)),
+        ('machine-type-removed', '5.2', '11.1', 'pc-i440fx-2.3',
+         ('update_machine_type', 'from 5.2 on')),
+    )
+    @ddt.unpack
+    def test_a_refusal_says_what_to_change(self, error, source, destination,
+                                           machine, said):
         exc = self.assertRefused(
-            'machine-type-too-new', plan, {}, host('10.0.0', '8.2'),
-            host('10.0.0', '7.2'),
-            request('vda:volume', 'live', machine_type='pc-q35-8.2'))
-        self.assertIn('hw_machine_type', exc.message)
-
-    def test_a_removed_type_says_how_to_update_it(self):
-        exc = self.assertRefused(
-            'machine-type-removed', plan, {}, host('7.0.0', '5.2'),
-            host('12.8.0', '11.1'),
-            request('vda:volume', 'live', machine_type='pc-i440fx-2.3'))
-        self.assertIn('update_machine_type', exc.message)
-        self.assertIn('from 5.2 on', exc.message)
+            error, plan, {}, host('10.0.0', source),
+            host('12.8.0', destination),
+            request('vda:volume', 'live', machine_type=machine))
+        for text in said:
+            self.assertIn(text, exc.message)
 
     @ddt.data(
         # the destination's list, machine type, refused

@@ -184,13 +184,13 @@ class TestOverrides(testtools.TestCase):
         disks.assert_not_called()
         self.assertEqual((['/x/disk'], ['vda']), (paths, names))
 
-    @decorators.idempotent_id('3b4c5d6e-7f8a-4b9c-9d0e-2f3a4b5c6d7e')
-    def test_a_refusal_rolls_back_and_never_calls_libvirt(self):
+    def refused_reason(self, patch):
+        """Run the hook with ``patch`` in place; it must roll back without
+        calling libvirt; returns the instance fault's text."""
         recover = mock.Mock()
-        refusal = MigrationRefused('tunnelled-selective-disks', 'no')
-        with mock.patch.object(self.driver, '_plan', side_effect=refusal), \
-                mock.patch.object(nova_driver.compute_utils,
-                                  'add_instance_fault_from_exc') as fault, \
+        with patch, mock.patch.object(
+                nova_driver.compute_utils,
+                'add_instance_fault_from_exc') as fault, \
                 mock.patch.object(libvirt_driver.LibvirtDriver,
                                   '_live_migration') as upstream:
             self.driver._live_migration(self.context, self.instance,
@@ -198,27 +198,22 @@ class TestOverrides(testtools.TestCase):
                                         True, mock.Mock())
         upstream.assert_not_called()
         recover.assert_called_once()
-        self.assertIn('tunnelled-selective-disks',
-                      str(fault.call_args[0][2]))
+        return str(fault.call_args[0][2])
+
+    @decorators.idempotent_id('3b4c5d6e-7f8a-4b9c-9d0e-2f3a4b5c6d7e')
+    def test_a_refusal_rolls_back_and_never_calls_libvirt(self):
+        refusal = MigrationRefused('tunnelled-selective-disks', 'no')
+        self.assertIn('tunnelled-selective-disks', self.refused_reason(
+            mock.patch.object(self.driver, '_plan', side_effect=refusal)))
 
     @decorators.idempotent_id('29a4d7c9-a716-4b3a-9f22-1f077a0d4bb7')
     def test_a_configuration_it_cannot_use_is_a_refusal(self):
         # A scheme Nova takes (it has no choices) that reaches no other
         # host, or a malformed deprecated URI: a refusal, never a traceback.
-        recover = mock.Mock()
         options = {'live_migration_uri': 'qemu+unix://%s/system'}
-        with mock.patch.object(self.driver, '_settings', side_effect=(
-                lambda: reference_conf.settings(**options))), \
-                mock.patch.object(nova_driver.compute_utils,
-                                  'add_instance_fault_from_exc') as fault, \
-                mock.patch.object(libvirt_driver.LibvirtDriver,
-                                  '_live_migration') as upstream:
-            self.driver._live_migration(self.context, self.instance,
-                                        'compute2', mock.Mock(), recover,
-                                        True, mock.Mock())
-        upstream.assert_not_called()
-        recover.assert_called_once()
-        reason = str(fault.call_args[0][2])
+        reason = self.refused_reason(mock.patch.object(
+            self.driver, '_settings',
+            side_effect=lambda: reference_conf.settings(**options)))
         self.assertIn('configuration-unusable', reason)
         self.assertIn("transport 'unix'", reason)
 

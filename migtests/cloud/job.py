@@ -23,11 +23,13 @@ come up, or anything left running afterwards; 2 on bad usage.
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
+
+import subunit
+import testtools
 
 from migtests.cloud import cloud as cloud_module
 from migtests.cloud import configs
@@ -39,11 +41,11 @@ from migtests.lab import lab as lab_module
 from migtests.lab import system
 from migtests.lab.system import LabError
 
-TOTALS = re.compile(r'^ - (Passed|Failed|Skipped): (\d+)$', re.M)
-# One line per test in Tempest's (subunit-trace) output.
-TEST_LINE = re.compile(r'^\{\d+\} (?P<id>setUpClass \(\S+\)|\S+) '
-                       r'(?:\[(?P<seconds>[\d.]+)s\] )?\.\.\. '
-                       r'(?P<status>ok|FAILED|SKIPPED)(?:: (?P<why>.*))?$')
+# Tempest's outcome of a test (subunit v2 status), as results.json says it.
+STATUS = {'success': 'ok', 'xfail': 'ok', 'skip': 'SKIPPED',
+          'fail': 'FAILED', 'uxsuccess': 'FAILED',
+          # Still running when the stream ended: its worker died.
+          'inprogress': 'FAILED'}
 
 
 class Record:
@@ -70,15 +72,29 @@ class Record:
         self.run = self.data['runs'][driver] = {'tests': [], 'verdict': None}
         self.stage('tempest (%s)' % driver)
 
-    def line(self, line):
-        """Take one line of Tempest's output; a test's line is recorded."""
-        found = TEST_LINE.match(line.rstrip('\n'))
-        if found:
-            self.run['tests'].append({
-                'id': found['id'], 'status': found['status'],
-                'seconds': float(found['seconds'] or 0),
-                'reason': found['why'] or ''})
-            self.write()
+    def test(self, test):
+        """Record one test that ended: a dict of testtools' StreamToDict
+        (its full id, subunit status, details, timestamps)."""
+        start, end = test['timestamps']
+        reason = test['details'].get('reason')
+        if test['status'] == 'inprogress':
+            reason = testtools.content.text_content(
+                'it never ended: the stream stopped while it ran')
+        self.run['tests'].append({
+            'id': test['id'], 'status': STATUS[test['status']],
+            'seconds': round((end - start).total_seconds(), 3)
+            if start and end else 0.0,
+            'reason': reason.as_text().strip() if reason else ''})
+        self.write()
+        return self.run['tests'][-1]
+
+    def totals(self):
+        """Passed, Failed and Skipped of the run, from its tests."""
+        found = {'Passed': 0, 'Failed': 0, 'Skipped': 0}
+        names = {'ok': 'Passed', 'FAILED': 'Failed', 'SKIPPED': 'Skipped'}
+        for test in self.run['tests']:
+            found[names[test['status']]] += 1
+        return found
 
     def passed(self, prefix):
         """How many tests of this run whose id starts with ``prefix``
@@ -160,13 +176,6 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def totals(output):
-    found = {'Passed': 0, 'Failed': 0, 'Skipped': 0}
-    for kind, count in TOTALS.findall(output):
-        found[kind] += int(count)
-    return found
-
-
 def verdict(returncode, counts, plugin_passed=None, min_passed=0):
     """(exit status, reason) of a Tempest run; ``plugin_passed``: how many
     of the plugin's tests passed, of which the job wants ``min_passed``."""
@@ -200,25 +209,83 @@ def workspace(cloud, zuul_dir, job, results):
     return path, variables, notes
 
 
-def run_tempest(cloud, path, regex, exclude, concurrency, record, log):
+class _Tee:
+    """A binary stream read through, each byte also written to ``copy``
+    (the raw subunit kept beside the log)."""
+
+    def __init__(self, source, copy):
+        self.source, self.copy = source, copy
+
+    def read(self, size=-1):
+        data = self.source.read(size)
+        self.copy.write(data)
+        return data
+
+    def fileno(self):
+        return self.source.fileno()
+
+
+class _TextLog(testtools.StreamResult):
+    """What is not a test's outcome, as text in the log: Tempest's own
+    output, and each test's attachments (its requests, a traceback)."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def status(self, test_id=None, test_status=None, file_name=None,
+               file_bytes=None, **kwargs):
+        if file_bytes and test_id is None:    # bytes, or a memoryview
+            self.log.write(bytes(file_bytes).decode('utf-8', 'replace'))
+
+    def test(self, test):
+        self.log.write('=== %s: %s\n' % (test['id'], test['status']))
+        for name, content in sorted(test['details'].items()):
+            self.log.write('--- %s\n%s\n' % (name, content.as_text()))
+        self.log.flush()
+
+
+def run_tempest(cloud, path, regex, exclude, concurrency, record, log,
+                driver):
+    """Run Tempest and read its results from its own subunit stream:
+    each test, as it ends, into ``record`` and as one line to the console;
+    the rest (requests, tracebacks, Tempest's output) into ``log``, the
+    raw stream beside it (.subunit).  Returns Tempest's exit status."""
     command = cloud.controller.command([
-        cloud.bin('tempest'), 'run', '--regex', regex, '--concurrency',
-        str(concurrency)])
+        cloud.bin('tempest'), 'run', '--subunit', '--regex', regex,
+        '--concurrency', str(concurrency)])
     if exclude:
         command += ['--exclude-regex', exclude]
-    output = []
-    with open(log, 'w') as f:
+    with open(log, 'w') as text, \
+            open(os.path.splitext(log)[0] + '.subunit', 'wb') as raw:
         proc = subprocess.Popen(command, cwd=path, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True,
+                                stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            f.write(line)
-            output.append(line)
-            record.line(line)
-        proc.wait()
-    return proc.returncode, ''.join(output)
+        text_log = _TextLog(text)
+
+        def ended(test):
+            if test['status'] == 'exists':     # listed before the run
+                return
+            text_log.test(test)
+            done = record.test(test)
+            print('  %-8s %s %s%s' % (
+                done['status'], driver, done['id'],
+                ': ' + done['reason'] if done['reason']
+                else ' (%.1f s)' % done['seconds']), flush=True)
+        result = testtools.CopyStreamResult([
+            testtools.StreamToDict(ended), text_log])
+        result.startTestRun()
+        try:
+            subunit.ByteStreamToStreamResult(
+                _Tee(proc.stdout, raw), non_subunit_name='stdout').run(
+                    result)
+        except BaseException:
+            proc.kill()     # nobody reads its output any more
+            raise
+        finally:
+            result.stopTestRun()
+            proc.wait()
+    return proc.returncode
 
 
 def _interrupted(signum, frame):
@@ -372,9 +439,14 @@ def run_driver(cloud, driver, path, regex, exclude, profile, variables,
     record.begin(driver)
     log = os.path.join(cloud.results, 'tempest-%s.log' % driver)
     tempest_started = time.monotonic()
-    returncode, output = run_tempest(cloud, path, regex, exclude,
-                                     args.concurrency, record, log)
-    counts = totals(output)
+    returncode = run_tempest(cloud, path, regex, exclude, args.concurrency,
+                             record, log, driver)
+    counts = record.totals()
+    # The run's totals as stestr prints them (what .ci/run sums).
+    print('Totals (%s driver): Ran: %d tests\n - Passed: %d\n'
+          ' - Skipped: %d\n - Failed: %d' % (
+              driver, sum(counts.values()), counts['Passed'],
+              counts['Skipped'], counts['Failed']), flush=True)
     wanted = profile.min_passed if profile.min_passed is not None \
         else tempestconf.min_passed(variables)
     outcome = verdict(returncode, counts, record.passed('migtests.'), wanted)

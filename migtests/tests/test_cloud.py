@@ -14,6 +14,7 @@
 configuration, the job's verdict.  The cloud itself runs in tox -e job."""
 
 import configparser
+import datetime
 import io
 import json
 import os
@@ -21,6 +22,7 @@ import tempfile
 from unittest import mock
 
 import fixtures
+import subunit
 from tempest.lib import decorators
 from tempest.tests import base
 
@@ -276,20 +278,14 @@ class TestServiceConfigs(base.TestCase):
 
 
 class TestVerdict(base.TestCase):
-    OUTPUT = ('======\nTotals\n======\nRan: 5 tests in 9.0 sec.\n'
-              ' - Passed: 3\n - Skipped: 2\n - Expected Fail: 0\n'
-              ' - Unexpected Success: 0\n - Failed: %d\n')
-
-    @decorators.idempotent_id('5e6f7a8b-9c0d-4e1f-2a3b-4c5d6e7f8091')
-    def test_totals(self):
-        self.assertEqual({'Passed': 3, 'Skipped': 2, 'Failed': 1},
-                         job.totals(self.OUTPUT % 1))
+    COUNTS = {'Passed': 3, 'Skipped': 2, 'Failed': 0}
 
     @decorators.idempotent_id('6f7a8b9c-0d1e-4f2a-3b4c-5d6e7f809102')
     def test_verdicts(self):
-        self.assertEqual(0, job.verdict(0, job.totals(self.OUTPUT % 0))[0])
-        self.assertEqual(1, job.verdict(1, job.totals(self.OUTPUT % 1))[0])
-        self.assertEqual(1, job.verdict(3, job.totals(self.OUTPUT % 0))[0])
+        failed = dict(self.COUNTS, Failed=1)
+        self.assertEqual(0, job.verdict(0, self.COUNTS)[0])
+        self.assertEqual(1, job.verdict(1, failed)[0])
+        self.assertEqual(1, job.verdict(3, self.COUNTS)[0])
         status, reason = job.verdict(
             0, {'Passed': 0, 'Skipped': 7, 'Failed': 0})
         self.assertEqual(1, status)
@@ -297,7 +293,7 @@ class TestVerdict(base.TestCase):
 
     @decorators.idempotent_id('8b9c0d1e-2f3a-4b4c-9d5e-6f7a80910324')
     def test_too_few_plugin_tests_passed_is_red(self):
-        counts = job.totals(self.OUTPUT % 0)
+        counts = self.COUNTS
         jobs = tempestconf.load_jobs(ZUUL_DIR)
         wanted = tempestconf.min_passed(tempestconf.job_vars(
             jobs, tempestconf.DEFAULT_JOB))
@@ -323,7 +319,51 @@ class TestVerdict(base.TestCase):
 
 
 class TestJobRecord(base.TestCase):
-    """results.json of the job says what ran, test by test, as it runs."""
+    """results.json of the job says what ran, test by test, as it runs,
+    read from Tempest's own subunit stream."""
+
+    PLUGIN = ('migtests.api.compute.test_live_migration.LiveMigrationTest.'
+              'test_paused_server[id-1,slow]')
+    SKIPPED = ('setUpClass (tempest.api.compute.admin.test_live_migration.'
+               'LiveMigrationRemoteConsolesV26Test)')
+    FAILED = ('tempest.api.compute.admin.test_live_migration.'
+              'LiveMigrationTest.test_live_block_migration[id-2]')
+    LOST = 'migtests.api.compute.test_operations.T.test_abort[id-3]'
+
+    def stream(self, path):
+        """A subunit v2 stream as `tempest run --subunit` writes one, with
+        non-subunit output before it."""
+        start = datetime.datetime(2026, 11, 27, 12, 0, 0,
+                                  tzinfo=datetime.timezone.utc)
+        with open(path, 'wb') as f:
+            f.write(b'a warning Tempest printed\n')
+            out = subunit.StreamResultToBytes(f)
+            # Tests listed before the run (stestr's partitioning).
+            out.status(test_id=self.PLUGIN, test_status='exists')
+            # A worker's own output: a file of no test, in the stream.
+            out.status(file_name='stderr', file_bytes=b'a worker said so\n',
+                       mime_type='text/plain; charset=utf8', eof=True)
+            for test_id, status, seconds, files in (
+                    (self.PLUGIN, 'success', 31.527, {
+                        'pythonlogging': b'Request (LiveMigrationTest:'
+                                         b'test_paused_server): 202 POST '
+                                         b'http://x/servers 0.1s'}),
+                    (self.SKIPPED, 'skip', 0, {
+                        'reason': b'Serial console not supported.'}),
+                    (self.FAILED, 'fail', 40.0, {
+                        'traceback': b'AssertionError: boom'})):
+                out.status(test_id=test_id, test_status='inprogress',
+                           timestamp=start)
+                for name, data in files.items():
+                    out.status(test_id=test_id, file_name=name,
+                               file_bytes=data, mime_type='text/plain; '
+                               'charset=utf8', eof=True, timestamp=start)
+                out.status(test_id=test_id, test_status=status,
+                           timestamp=start + datetime.timedelta(
+                               seconds=seconds))
+            # A test whose worker died: it started and never ended.
+            out.status(test_id=self.LOST, test_status='inprogress',
+                       timestamp=start)
 
     @decorators.idempotent_id('1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4de9')
     def test_each_test_is_written_as_it_ends(self):
@@ -337,22 +377,40 @@ class TestJobRecord(base.TestCase):
             self.assertFalse(written()['complete'])
             self.assertTrue(written()['shipped_defaults'])
             record.begin('upstream')
-            record.line('{0} migtests.api.compute.test_live_migration.'
-                        'LiveMigrationTest.test_paused_server '
-                        '[31.527s] ... ok\n')
-            record.line('2026-11-27 12:00:00.123 INFO tempest noise\n')
-            record.line('{1} setUpClass (tempest.api.compute.admin.'
-                        'test_live_migration.LiveMigrationRemoteConsolesV26'
-                        'Test) ... SKIPPED: Serial console not supported.\n')
-            record.line('{0} tempest.api.compute.admin.test_live_migration.'
-                        'LiveMigrationTest.test_live_block_migration '
-                        '[40.0s] ... FAILED\n')
+            stream = os.path.join(results, 'stream')
+            self.stream(stream)
+            cloud = mock.Mock()
+            cloud.controller.command.return_value = ['cat', stream]
+            log = os.path.join(results, 'tempest-upstream.log')
+            with mock.patch('sys.stdout', io.StringIO()) as console:
+                returncode = job.run_tempest(cloud, results, 'x', None, 2,
+                                             record, log, 'upstream')
+            self.assertEqual(0, returncode)
+            self.assertIn('--subunit',
+                          cloud.controller.command.call_args[0][0])
             tests = written()['runs']['upstream']['tests']
-            self.assertEqual(['ok', 'SKIPPED', 'FAILED'],
+            self.assertEqual([self.PLUGIN, self.SKIPPED, self.FAILED,
+                              self.LOST], [t['id'] for t in tests])
+            self.assertEqual(['ok', 'SKIPPED', 'FAILED', 'FAILED'],
                              [t['status'] for t in tests])
+            self.assertIn('never ended', tests[3]['reason'])
             self.assertEqual(31.527, tests[0]['seconds'])
             self.assertEqual('Serial console not supported.',
                              tests[1]['reason'])
+            self.assertEqual({'Passed': 1, 'Skipped': 1, 'Failed': 2},
+                             record.totals())
+            self.assertEqual(1, record.passed('migtests.'))
+            # One line per test on the console; the rest in the log, the
+            # raw stream beside it.
+            self.assertEqual(4, len(console.getvalue().splitlines()))
+            with open(log) as f:
+                text = f.read()
+            for expected in ('a warning Tempest printed', 'a worker said so',
+                             'Request (LiveMigrationTest:test_paused_server)',
+                             'AssertionError: boom'):
+                self.assertIn(expected, text)
+            self.assertTrue(os.path.getsize(os.path.join(
+                results, 'tempest-upstream.subunit')))
             self.assertFalse(written()['complete'])
             record.finish('failed: 1 test(s) failed')
             self.assertTrue(written()['complete'])

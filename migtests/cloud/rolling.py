@@ -33,6 +33,7 @@ from migtests.lab import chroots
 from migtests.lab import matrix_cli
 from migtests.lab import report
 from migtests.lab.system import LabError
+from reference.versions import Version
 
 
 def run_all(suites, driver, zuul_dir, output, name='upg'):
@@ -113,7 +114,7 @@ def main(argv=None):
             raise LabError('--suites: at least two suites')
         for a, b in upgrade.pairs(suites):
             upgrade.parse('%s,%s' % (a, b))
-        suites.sort(key=lambda s: upgrade.version(chroots.SUITES[s].qemu))
+        suites.sort(key=lambda s: Version.parse(chroots.SUITES[s].qemu))
     except LabError as exc:
         print('rolling: %s' % exc, file=sys.stderr)
         return 2

@@ -25,19 +25,12 @@ import warnings
 from migtests.cloud import migrations
 from migtests.lab import chroots
 from migtests.lab.system import LabError
+from reference.versions import Version
 
 # What a mixed cloud runs instead of the job's selection: the job's
 # scenarios pick their destination among both computes, and a migration
 # from the newer compute to the older one is refused by Nova by design.
 REGEX = r'^migtests\.api\.compute\.test_rolling_upgrade\.'
-
-
-def version(text):
-    return tuple(int(part) for part in text.split('.'))
-
-
-def _dotted(version):
-    return '.'.join(str(part) for part in version)
 
 
 def nova_minimum():
@@ -68,13 +61,13 @@ def parse(text, default=None):
     nova, libvirt, qemu = nova_minimum()
     for name in suites:
         suite = chroots.SUITES[name]
-        if version(suite.libvirt) < libvirt or \
-                version(suite.qemu) < qemu:
+        if Version.parse(suite.libvirt) < libvirt or \
+                Version.parse(suite.qemu) < qemu:
             raise LabError(
                 '--computes: %s has libvirt %s / QEMU %s, below nova %s\'s '
                 'minimum (libvirt %s, QEMU %s): its nova-compute would not '
                 'start' % (name, suite.libvirt, suite.qemu, nova,
-                           _dotted(libvirt), _dotted(qemu)))
+                           Version(*libvirt), Version(*qemu)))
     return suites
 
 
@@ -132,7 +125,7 @@ def pairs(suites):
 def cells(run_results, pair):
     """The report's cells (report.Cell fields) from one pair's
     results.json."""
-    older, newer = sorted(pair, key=lambda s: version(
+    older, newer = sorted(pair, key=lambda s: Version.parse(
         chroots.SUITES[s].qemu))
     ends = {'older-to-newer': (older, newer),
             'newer-to-older': (newer, older)}

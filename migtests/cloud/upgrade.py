@@ -22,7 +22,6 @@ before anything starts rather than met as a nova-compute that exits.
 import dataclasses
 import warnings
 
-from migtests.cloud import migrations
 from migtests.lab import chroots
 from migtests.lab.system import LabError
 from reference.versions import Version
@@ -30,7 +29,9 @@ from reference.versions import Version
 # What a mixed cloud runs instead of the job's selection: the job's
 # scenarios pick their destination among both computes, and a migration
 # from the newer compute to the older one is refused by Nova by design.
-REGEX = r'^migtests\.api\.compute\.test_rolling_upgrade\.'
+MODULE = 'migtests.api.compute.test_rolling_upgrade.'
+CLASS = 'RollingUpgradeTest'
+REGEX = '^' + MODULE.replace('.', r'\.')
 
 
 def nova_minimum():
@@ -122,6 +123,25 @@ def pairs(suites):
     return [(a, b) for i, a in enumerate(suites) for b in suites[i + 1:]]
 
 
+def _scenarios(tests):
+    """(test, scenario name) of a run's tests of the rolling-upgrade class
+    (full ids, with their tags): a class that did not set up stands for
+    each of its scenarios; a test of the class that is no scenario here is
+    an error, never dropped."""
+    for test in tests:
+        test_id = test['id']
+        if test_id == 'setUpClass (%s%s)' % (MODULE, CLASS):
+            yield from ((test, name) for name in SCENARIOS)
+            continue
+        if not test_id.startswith(MODULE + CLASS + '.'):
+            continue
+        name = test_id.split('[')[0].rsplit('.', 1)[-1]
+        if name not in SCENARIOS:
+            raise LabError('rolling upgrade: %s is not a scenario of the '
+                           'report (add it to upgrade.SCENARIOS)' % test_id)
+        yield test, name
+
+
 def cells(run_results, pair):
     """The report's cells (report.Cell fields) from one pair's
     results.json."""
@@ -134,13 +154,10 @@ def cells(run_results, pair):
         calls = {}
         for call in run.get('migrations') or []:
             calls.setdefault(call['test'], []).append(call)
-        for test in run['tests']:
-            name = test['id'].split('.')[-1]
-            if name not in SCENARIOS:
-                continue
+        for test, name in _scenarios(run['tests']):
             direction, case = SCENARIOS[name]
             source, destination = ends[direction]
-            mine = calls.get(migrations.short_test(test['id']), [])
+            mine = calls.get('%s.%s' % (CLASS, name), [])
             outcome = {'ok': 'ok', 'FAILED': 'failed'}.get(
                 test['status'], 'not run')
             error = ''

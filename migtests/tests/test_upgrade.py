@@ -81,7 +81,9 @@ class TestProfile(base.BaseTestCase):
 class TestCells(base.BaseTestCase):
 
     def run_results(self, statuses, call_result='ok'):
-        tests = [{'id': MODULE + name, 'status': status, 'seconds': 9.0,
+        # Full ids, with the tags Tempest gives them.
+        tests = [{'id': MODULE + name + '[id-1,multinode]', 'status': status,
+                  'seconds': 9.0,
                   'reason': 'the cloud is not mixed' if status == 'SKIPPED'
                   else ''} for name, status in statuses.items()]
         calls = [{'test': 'RollingUpgradeTest.' + name, 'flags': ['LIVE'],
@@ -103,6 +105,23 @@ class TestCells(base.BaseTestCase):
         self.assertEqual(('sid', 'trixie', 'ok'), (
             refused['source'], refused['destination'], refused['outcome']))
         self.assertIn('Nova refused, as designed', refused['note'])
+
+    @decorators.idempotent_id('e32c86ce-e74d-45d7-b44a-9b7e949b4874')
+    def test_a_class_that_did_not_set_up_leaves_every_cell_not_run(self):
+        results = {'runs': {'upstream': {'tests': [{
+            'id': 'setUpClass (%sRollingUpgradeTest)' % MODULE[:-len(
+                'RollingUpgradeTest.')],
+            'status': 'SKIPPED', 'seconds': 0.0,
+            'reason': 'the cloud is not mixed'}], 'migrations': []}}}
+        found = upgrade.cells(results, ('trixie', 'sid'))
+        self.assertEqual(len(upgrade.SCENARIOS), len(found))
+        self.assertEqual({('not run', 'the cloud is not mixed')},
+                         {(c['outcome'], c['error']) for c in found})
+
+    @decorators.idempotent_id('990828eb-a040-48af-a258-1c7cc336b9c5')
+    def test_a_scenario_the_report_does_not_know_is_an_error(self):
+        self.assertRaises(LabError, upgrade.cells, self.run_results(
+            {'test_something_new': 'ok'}), ('trixie', 'sid'))
 
     @decorators.idempotent_id('7182a3b4-c5d6-47e8-99fa-0b1c2d3e4f50')
     def test_a_red_cell_carries_libvirts_reason(self):

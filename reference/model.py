@@ -139,6 +139,11 @@ class MigrationPlan:
         }
 
 
+# The marker of the JSON line nova_driver logs per migration (the plan's
+# or refusal's as_dict()), which migtests.cloud.migrations reads back.
+PLAN_RECORD = 'migration plan record: '
+
+
 class MigrationRefused(Exception):
     """The driver will not migrate: the message says why and what to change."""
 

@@ -43,6 +43,7 @@ plan reads, over Nova's own estimate of the data to move.
 """
 
 import dataclasses
+import json
 import threading
 
 from nova.compute import utils as compute_utils
@@ -64,6 +65,7 @@ from reference.model import HostCapabilities
 from reference.model import MigrationRefused
 from reference.model import MigrationRequest
 from reference.model import Operation
+from reference.model import PLAN_RECORD
 from reference.planner import plan_migration
 from reference.versions import Version
 
@@ -224,6 +226,7 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
         for decision in plan.decisions:
             LOG.info('migration plan: %s: %s', decision.what, decision.why,
                      instance=instance)
+        _log_record(instance, plan.as_dict())
         return plan
 
     # --- hooks of Nova's driver ------------------------------------------
@@ -239,6 +242,7 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                 reason='%s: %s' % (refusal.error, refusal.message))
             LOG.error('migration refused (%s): %s', refusal.error,
                       refusal.message, instance=instance)
+            _log_record(instance, refusal.as_dict())
             compute_utils.add_instance_fault_from_exc(context, instance,
                                                       error)
             recover_method(context, instance, dest, migrate_data)
@@ -300,6 +304,14 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
                 paths.append(dev.source_path)
                 names.append(dev.target_dev)
         return paths, names
+
+
+def _log_record(instance, data):
+    """The plan or refusal as data, one JSON line per migration, for the
+    tools that read nova-compute's log (migtests.cloud.migrations.plans);
+    the lines before it are for people."""
+    LOG.info(PLAN_RECORD + '%s', json.dumps(data, sort_keys=True),
+             instance=instance)
 
 
 def _rolled_back_as_cancelled(migrate_data):

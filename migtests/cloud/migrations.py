@@ -19,6 +19,8 @@ import json
 import os
 import re
 
+from reference.model import PLAN_RECORD
+
 # A Tempest request on a server: "Request (Class:test): 202 POST
 # http://…/servers/<uuid>/action".
 _REQUEST = re.compile(r'Request \((\w+):(\w+)\): \d+ POST \S+/servers/'
@@ -61,16 +63,16 @@ def by_test(logs, tests, driver):
 
 
 # What the reference driver logs of each plan (reference/nova_driver.py):
-# "[instance: <uuid>] migration plan: ...", "... migration settings: ..."
-# (a deprecated option read) and "... migration refused (<error>): ...".
-_PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] (migration (?:plan: |'
-                   r'settings: |refused \().*)$')
+# The reference's plan or refusal of each migration, as nova_driver logs
+# it: "[instance: <uuid>] migration plan record: <JSON>" (plan.as_dict()).
+_PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] '
+                   + re.escape(PLAN_RECORD) + r'(\{.*\})$')
 
 
 def plans(logs, tests, driver):
-    """Test -> the plan lines its nova-computes logged on ``driver`` (the
-    reference's decisions and refusals; none from Nova's own driver);
-    ``tests``: servers_by_test() of the run's Tempest log."""
+    """Test -> the plans and refusals (dicts) its nova-computes recorded
+    on ``driver`` (none from Nova's own driver); ``tests``:
+    servers_by_test() of the run's Tempest log."""
     found = {}
     for path in sorted(glob.glob(os.path.join(
             logs, 'nova-compute-%s-*.log' % driver))):
@@ -80,8 +82,19 @@ def plans(logs, tests, driver):
                 if match:
                     test = tests.get(match.group(1),
                                      '(unknown: %s)' % match.group(1))
-                    found.setdefault(test, []).append(match.group(2))
+                    found.setdefault(test, []).append(
+                        json.loads(match.group(2)))
     return found
+
+
+def plan_lines(record):
+    """A plan or refusal record as the report's lines."""
+    if record.get('refused'):
+        return ['refused (%(error)s): %(message)s' % record['refused']]
+    return (['%s %s flags %s params %s' % (
+        record['api'], record['uri'], '|'.join(record['flags']),
+        json.dumps(record['params'], sort_keys=True))]
+        + ['%(what)s: %(why)s' % d for d in record['decisions']])
 
 
 def summary(calls):
@@ -119,7 +132,7 @@ def compare(upstream, reference):
     Each run: {'tests': [{id, status}] (results.json), 'migrations':
     by_test(), 'plans': plans()}.  A row's ``verdict``: ``same`` (same
     calls, same outcome), ``differs`` (other calls, same outcome: the
-    plan's lines give the reasons), ``explained`` (passed on Nova's
+    plan's decisions give the reasons), ``explained`` (passed on Nova's
     driver, failed on the reference's, which refused the migration with
     its reason), ``fixed`` (failed on Nova's driver, passed on the
     reference's), ``unexplained`` (any other change of outcome)."""
@@ -145,9 +158,8 @@ def compare(upstream, reference):
                        | set(status[0]) | set(status[1])):
         left, right = calls[0].get(test, []), calls[1].get(test, [])
         outcome = status[0].get(test, '?'), status[1].get(test, '?')
-        lines = planned.get(test, [])
-        refused = [line for line in lines
-                   if line.startswith('migration refused')]
+        records = planned.get(test, [])
+        refused = [r['refused'] for r in records if r.get('refused')]
         same = sorted(map(_key, left)) == sorted(map(_key, right))
         if outcome[0] == outcome[1]:
             verdict = 'same' if same else 'differs'
@@ -160,7 +172,7 @@ def compare(upstream, reference):
         rows.append({'test': test, 'operation': _operation(left or right),
                      'upstream': {'status': outcome[0], 'calls': left},
                      'reference': {'status': outcome[1], 'calls': right,
-                                   'plan': lines, 'refused': refused},
+                                   'plans': records, 'refused': refused},
                      'same': same, 'verdict': verdict})
     counts = {v: sum(r['verdict'] == v for r in rows)
               for v in ('same', 'differs', 'explained', 'fixed',
@@ -186,7 +198,9 @@ def markdown(comparison, title='Upstream Nova and the reference driver'):
         up, ref = row['upstream'], row['reference']
         lines.append('| %s | %s | %s: %s | %s: %s | %s |' % (
             row['test'], row['operation'], up['status'], _text(up['calls']),
-            ref['status'], '; '.join(ref['refused']) or _text(ref['calls']),
+            ref['status'], '; '.join(
+                'refused (%(error)s): %(message)s' % r for r in ref['refused'])
+            or _text(ref['calls']),
             row['verdict'] if row['verdict'] == 'same'
             else '**%s**' % row['verdict']))
     counts = comparison['verdicts']
@@ -199,7 +213,8 @@ def markdown(comparison, title='Upstream Nova and the reference driver'):
         lines += ['', '## Each difference, with the reference\'s reasons']
         for row in different:
             lines += ['', '### %s (%s)' % (row['test'], row['verdict']), '']
-            lines += ['- %s' % line for line in row['reference']['plan']] \
+            lines += ['- %s' % line for record in row['reference']['plans']
+                      for line in plan_lines(record)] \
                 or ['- (the reference logged no plan for this test)']
     return '\n'.join(lines) + '\n'
 

@@ -30,6 +30,7 @@ from migtests.cloud import cloud
 from migtests.cloud import configs
 from migtests.cloud import job
 from migtests.cloud import tempestconf
+from reference.model import MigrationRefused
 
 ZUUL_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'zuul.d')
 
@@ -437,8 +438,9 @@ class TestBothDrivers(base.TestCase):
             'reference': {'tests': [{'id': test % 'test_block',
                                      'status': reference_status}],
                           'migrations': [], 'plans': {'T.test_block': [
-                              'migration refused (tunnelled-block): '
-                              'remove TUNNELLED']} if refused else {}}}
+                              MigrationRefused('tunnelled-block',
+                                               'remove TUNNELLED').as_dict()
+                          ]} if refused else {}}}
         return record
 
     def setUp(self):

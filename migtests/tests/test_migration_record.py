@@ -23,6 +23,23 @@ import testtools
 
 from migtests.cloud import migrations
 from migtests.cloud import recorded_compute
+from reference.model import Decision
+from reference.model import MigrationPlan
+from reference.model import MigrationRefused
+from reference.model import MonitorPlan
+from reference.model import PLAN_RECORD
+
+# A plan as nova_driver records it (MigrationPlan.as_dict()).
+PLAN = MigrationPlan(
+    api='migrateToURI3', uri='qemu+tcp://compute2/system',
+    flags=('VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TLS'), params={},
+    decisions=(Decision('VIR_MIGRATE_TLS (auto)', 'both TLS ready'),),
+    fallbacks=(), monitor=MonitorPlan((), None, 'abort')).as_dict()
+
+
+def nova_driver_record(data):
+    """The line nova_driver._log_record writes after the log prefix."""
+    return PLAN_RECORD + json.dumps(data, sort_keys=True) + '\n'
 
 
 class FakeError(Exception):
@@ -137,8 +154,7 @@ class TestCompare(testtools.TestCase):
         both = {'block': 'ok', 'live': 'ok'}
         result = migrations.compare(
             self.run_of(upstream, both), self.run_of(reference, both, {
-                'T.live': ['migration plan: VIR_MIGRATE_TLS: both TLS '
-                           'ready']}))
+                'T.live': [PLAN]}))
         self.assertEqual(1, result['differ'])
         self.assertEqual({'T.block': 'same', 'T.live': 'differs'},
                          {r['test']: r['verdict'] for r in result['tests']})
@@ -149,18 +165,20 @@ class TestCompare(testtools.TestCase):
         self.assertIn('| T.live | live | ok: migrateToURI3 LIVE → ok | ok: '
                       'migrateToURI3 LIVE|TLS → ok | **differs** |', text)
         # The difference, with the reference's reason.
-        self.assertIn('### T.live (differs)\n\n- migration plan: '
-                      'VIR_MIGRATE_TLS: both TLS ready', text)
+        self.assertIn('### T.live (differs)\n\n- migrateToURI3 '
+                      'qemu+tcp://compute2/system flags VIR_MIGRATE_LIVE|'
+                      'VIR_MIGRATE_TLS params {}\n- VIR_MIGRATE_TLS (auto): '
+                      'both TLS ready', text)
 
     @decorators.idempotent_id('6b5c4d3e-2f1a-4098-9b8a-3d2c1e0f4a5e')
     def test_a_failure_is_explained_only_by_a_refusal(self):
         upstream = [self.call('T.block', ['LIVE', 'NON_SHARED_INC'], ['vda']),
                     self.call('T.live', ['LIVE'])]
-        refusal = 'migration refused (tunnelled-block): remove TUNNELLED'
+        refusal = MigrationRefused('tunnelled-block', 'remove TUNNELLED')
         result = migrations.compare(
             self.run_of(upstream, {'block': 'ok', 'live': 'ok'}),
             self.run_of([], {'block': 'FAILED', 'live': 'FAILED'},
-                        {'T.block': [refusal]}))
+                        {'T.block': [refusal.as_dict()]}))
         self.assertEqual({'T.block': 'explained', 'T.live': 'unexplained'},
                          {r['test']: r['verdict'] for r in result['tests']})
         # The other way round: Nova's driver failed where the reference's
@@ -170,12 +188,13 @@ class TestCompare(testtools.TestCase):
             self.run_of(upstream, {'block': 'ok', 'live': 'ok'}))
         self.assertEqual({'T.block': 'fixed', 'T.live': 'same'},
                          {r['test']: r['verdict'] for r in fixed['tests']})
-        self.assertEqual([refusal], result['tests'][0]['reference'][
-            'refused'])
+        self.assertEqual([{'error': 'tunnelled-block',
+                           'message': 'remove TUNNELLED'}],
+                         result['tests'][0]['reference']['refused'])
         self.assertIn('| T.block | block | ok: migrateToURI3 LIVE|'
-                      'NON_SHARED_INC migrate_disks=vda → ok | FAILED: %s | '
-                      '**explained** |' % refusal,
-                      migrations.markdown(result))
+                      'NON_SHARED_INC migrate_disks=vda → ok | FAILED: '
+                      'refused (tunnelled-block): remove TUNNELLED | '
+                      '**explained** |', migrations.markdown(result))
 
     @decorators.idempotent_id('4d3e2f1a-0b9c-4876-9d0c-5f4e3a2b1c7a')
     def test_an_outcome_change_without_any_call_is_a_row(self):
@@ -197,17 +216,19 @@ class TestCompare(testtools.TestCase):
                     '%s/action 0.1s\n' % UUID)
         prefix = ('2026-11-28 01:00:00.000 1 INFO reference.nova_driver '
                   '[req-1 - - -] [instance: %s] ' % UUID)
+        refusal = MigrationRefused('x', 'y').as_dict()
         for driver in ('reference', 'upstream'):
             with open(os.path.join(logs, 'nova-compute-%s-compute1.log'
                                    % driver), 'w') as f:
+                # What people read, then the record tools read.
                 f.write(prefix + 'migration plan: migrateToURI3 qemu+tcp://'
                         'compute2/system flags VIR_MIGRATE_LIVE\n')
+                f.write(prefix + nova_driver_record(PLAN))
                 f.write(prefix + 'something else\n')
-                f.write(prefix + 'migration refused (x): y\n')
-        self.assertEqual({'T.test_live': [
-            'migration plan: migrateToURI3 qemu+tcp://compute2/system flags '
-            'VIR_MIGRATE_LIVE', 'migration refused (x): y']},
-            migrations.plans(logs, migrations.servers_by_test(tempest_log),
+                f.write(prefix + nova_driver_record(refusal))
+        self.assertEqual({'T.test_live': [PLAN, refusal]},
+                         migrations.plans(
+                             logs, migrations.servers_by_test(tempest_log),
                              'reference'))
         self.assertEqual(
             'T.test_live',

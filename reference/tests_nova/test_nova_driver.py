@@ -21,12 +21,10 @@ Needs Nova installed: `tox -e nova` (the cloud's pinned Nova series).
 import dataclasses
 import functools
 import inspect
-import os
 import subprocess
 import sys
 from unittest import mock
 
-import fixtures
 from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
@@ -34,7 +32,6 @@ from nova.virt.libvirt import migration as libvirt_migrate
 from tempest.lib import decorators
 import testtools
 
-from migtests.cloud import migrations
 from reference import conf as reference_conf
 from reference.model import Decision
 from reference.model import HostCapabilities
@@ -248,20 +245,6 @@ class TestOverrides(testtools.TestCase):
             source, destination = plan.call_args[0][1:3]
             seen.append((source.tls_ready, destination.tls_ready))
         self.assertEqual([(True, True), (False, False)], seen)
-
-    @decorators.idempotent_id('037424fd-5a26-4774-a738-bda545cd16d1')
-    def test_the_plan_is_recorded_as_data_the_job_reads_back(self):
-        server = '0e6a6b5c-9a44-4e0e-9a77-5e0f8a1c2b3d'
-        with mock.patch.object(nova_driver, 'LOG') as log:
-            nova_driver._log_record(self.instance, _plan().as_dict())
-        fmt, value = log.info.call_args[0]
-        logs = self.useFixture(fixtures.TempDir()).path
-        with open(os.path.join(logs, 'nova-compute-reference-c1.log'),
-                  'w') as f:
-            f.write('2026-12-02 INFO reference.nova_driver [instance: %s] '
-                    '%s\n' % (server, fmt % value))
-        self.assertEqual({'T.test_x': [_plan().as_dict()]}, migrations.plans(
-            logs, {server: 'T.test_x'}, 'reference'))
 
     @decorators.idempotent_id('4c5d6e7f-8a9b-4c0d-8e1f-3a4b5c6d7e8f')
     def test_the_monitor_reads_the_plans_flags_while_it_runs(self):

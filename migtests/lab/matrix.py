@@ -35,7 +35,6 @@ from migtests.lab import guestimage
 from migtests.lab.lab import Lab
 from migtests.lab import report
 from migtests.lab.report import Cell
-from reference import act
 from reference import behaviour
 from reference.model import MigrationRefused
 from reference.planner import BASE_FLAGS
@@ -233,8 +232,7 @@ def _run_cell(runner, case, source, destination, by_host):
         guest, host = runner.guest(case.layout, on=host)
         expected = case.expected_refusal(
             runner.capabilities(runner.other(host)),
-            act.running_machine_type(runner.conn(host).lookupByName(
-                guest.name).XMLDesc()))
+            runner.machine_type(guest, host))
         result = runner.run(case)
     except MigrationRefused as refusal:
         if refusal.error == expected:   # the case's point: passed

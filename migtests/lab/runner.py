@@ -175,10 +175,13 @@ class Runner:
             operation=Operation(case.operation),
             disks=cases.LAYOUTS[case.layout].disks(), paused=case.paused,
             shared_storage=False,
-            machine_type=act.running_machine_type(self.conn(source)
-                                                  .lookupByName(guest.name)
-                                                  .XMLDesc()))
+            machine_type=self.machine_type(guest, source))
         return plan_migration(settings, caps[0], caps[1], request)
+
+    def machine_type(self, guest, host):
+        """The machine type the running guest has (its live XML)."""
+        return act.running_machine_type(
+            self.conn(host).lookupByName(guest.name).XMLDesc())
 
     def start(self, case, destination_address=None):
         """The case's guest, hosts, plan and domain, ready to migrate: a

@@ -219,11 +219,8 @@ class TestRemovedMachineType(testtools.TestCase):
             self.created.append(on.name)
             return mock.Mock(), on
 
-        def conn(self, host):
-            xml = ("<domain><os><type machine='pc-i440fx-2.3'>hvm</type>"
-                   "</os></domain>")
-            return mock.Mock(**{'lookupByName.return_value.XMLDesc'
-                                '.return_value': xml})
+        def machine_type(self, guest, host):
+            return 'pc-i440fx-2.3'
 
         def discard(self, layout):
             self.discarded.append(layout)
@@ -313,12 +310,9 @@ class TestExpectedRefusal(testtools.TestCase):
         def discard(self, layout):
             pass
 
-        def conn(self, host):
+        def machine_type(self, guest, host):
             # The guest started on the source: libvirt recorded its type.
-            xml = ("<domain><os><type machine='pc-i440fx-%s'>hvm</type>"
-                   "</os></domain>" % self.qemu[host.name])
-            return mock.Mock(**{'lookupByName.return_value.XMLDesc'
-                                '.return_value': xml})
+            return 'pc-i440fx-%s' % self.qemu[host.name]
 
         def run(self, case):
             if isinstance(self.outcome, Exception):

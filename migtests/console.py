@@ -29,6 +29,20 @@ BOOT_MARK = 'MIGTESTS-BOOT'
 VOLUME_PREFIX = 'MIGTESTS-VOLUME'
 VOLUME_PATTERN = VOLUME_PREFIX + r' (\d+)'
 VOLUME_SECTOR = 16384
+# With a CD-ROM (a config drive) the guest prints, every few seconds, its
+# ISO 9660 volume label ('-' if none) and the SHA-256 of all its bytes,
+# read past the guest's page cache.
+CONFIG_DRIVE_PREFIX = 'MIGTESTS-CONFIG-DRIVE'
+CONFIG_DRIVE_PATTERN = (CONFIG_DRIVE_PREFIX
+                        + r' label=(\S+) sha256=([0-9a-f]{64})')
+# What the guest prints when it read nothing at all.
+EMPTY_SHA256 = ('e3b0c44298fc1c149afbf4c8996fb924'
+                '27ae41e4649b934ca495991b7852b855')
+
+
+def config_drives(text):
+    """Every (label, sha256) the guest printed of its config drive."""
+    return re.findall(CONFIG_DRIVE_PATTERN, text or '')
 
 
 def counters(text, pattern=COUNT_PATTERN):

@@ -67,6 +67,11 @@ class TlsFailed(MigrationFailed):
     tests/test_tls_faults)."""
 
 
+class CopyFailed(Exception):
+    """A file the plan copies first did not reach the destination intact;
+    nothing was migrated: the guest is on its source."""
+
+
 # libvirt error -> (exception class, what the user should do).
 _ERRORS = {
     'VIR_ERR_OPERATION_UNSUPPORTED': (
@@ -389,3 +394,103 @@ def read_capabilities(conn, tls_ready=False):
         hypervisor=hypervisor,
         tls_ready=tls_ready,
         has_migrate_to_uri3=hasattr(lv.virDomain, 'migrateToURI3'))
+
+
+# Bytes per stream call of a copy: libvirt's own virsh vol-upload moves
+# files in chunks of this order; a config drive is well under a MiB.
+_CHUNK = 256 * 1024
+
+
+def copy_file(conn, path, data):
+    """Write ``data`` to the file ``path`` on the host of ``conn`` (a
+    read-write connection to its libvirtd) and read it back: the plan's
+    copy_before, through the connection the migration itself uses, so
+    that the hosts need nothing else between them (Nova copied config
+    drives over SSH until Nova 31).  libvirt's storage driver does it: a
+    transient directory pool over the file's directory (an existing pool
+    there is used and left alone), the volume created raw if it is
+    missing or of another size (Nova 34's pre_live_migration creates it
+    empty, of the source's size), uploaded,
+    downloaded and compared; the transient pool is then stopped, which
+    leaves its files.  Raises CopyFailed."""
+    lv = _libvirt()
+    directory, name = os.path.split(path)
+    pool, transient = None, False
+    try:
+        try:
+            pool = conn.storagePoolLookupByTargetPath(directory)
+            if not pool.isActive():
+                pool = None
+        except lv.libvirtError:
+            pool = None
+        if pool is None:
+            pool = conn.storagePoolCreateXML(
+                "<pool type='dir'><name>migtests-copy-%s</name><target>"
+                "<path>%s</path></target></pool>"
+                % (os.urandom(6).hex(), _xml_text(directory)), 0)
+            transient = True
+        else:
+            pool.refresh(0)
+        try:
+            volume = pool.storageVolLookupByName(name)
+            if volume.info()[1] != len(data):   # capacity: made anew
+                volume.delete(0)
+                volume = None
+        except lv.libvirtError:
+            volume = None
+        if volume is None:
+            volume = pool.createXML(
+                "<volume><name>%s</name><capacity unit='bytes'>%d</capacity>"
+                "<target><format type='raw'/></target></volume>"
+                % (_xml_text(name), len(data)), 0)
+        _send(conn, volume, data)
+        back = _receive(conn, volume, len(data))
+    except lv.libvirtError as exc:
+        raise CopyFailed('copying %s to the destination through its '
+                         'libvirtd failed: %s' % (path, exc)) from None
+    finally:
+        if transient:
+            try:
+                pool.destroy()
+            except lv.libvirtError:
+                pass
+    if back != data:
+        raise CopyFailed('%s on the destination differs from the source\'s '
+                         'after the copy (%d bytes sent, %d read back)'
+                         % (path, len(data), len(back)))
+
+
+def _xml_text(value):
+    return (value.replace('&', '&amp;').replace('<', '&lt;')
+            .replace("'", '&apos;'))
+
+
+def _send(conn, volume, data):
+    stream = conn.newStream(0)
+    volume.upload(stream, 0, len(data), 0)
+    try:
+        sent = 0
+        while sent < len(data):
+            sent += stream.send(data[sent:sent + _CHUNK])
+        stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+
+
+def _receive(conn, volume, length):
+    stream = conn.newStream(0)
+    volume.download(stream, 0, length, 0)
+    chunks, got = [], 0
+    try:
+        while got < length:
+            chunk = stream.recv(_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+    return b''.join(chunks)

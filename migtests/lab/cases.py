@@ -246,10 +246,12 @@ CASES = (
     # the type, the cell checks that libvirt cannot start such a guest.
     Case('machine-type-removed', layout='old-machine', machine_refused=True,
          send_anyway=True, tags={MATRIX}),
-    # The plan copies the config drive first (libvirt never copies it);
-    # the destination starts the guest with it, byte-identical.
+    # The plan copies the config drive first (libvirt never copies it),
+    # through the destination's libvirtd (act.copy_file, its storage
+    # driver: on every suite); the destination starts the guest with it,
+    # byte-identical.
     Case('block-with-config-drive', layout='local+config',
-         flags_present=('NON_SHARED_INC',), tags={LAB}),
+         flags_present=('NON_SHARED_INC',), tags={LAB, MATRIX}),
     # test_migrations: libvirt's measured rate stays at the limit.
     Case('bandwidth-limit', layout='idle',
          options={'live_migration_bandwidth': BANDWIDTH_MIB}),

@@ -126,9 +126,16 @@ def arrived(runner, case, guest, source, destination, before, copied):
                                  % destination.name)
         if not guest.roots_identical(source, destination):
             raise AssertionError('root disks differ between hosts')
-    if guest.config and not guest.config_intact(destination):
-        raise AssertionError('config drive missing or changed on %s'
-                             % destination.name)
+    if guest.config:
+        if not guest.config_intact(destination):
+            raise AssertionError('config drive missing or changed on %s'
+                                 % destination.name)
+        seen = guest.config_seen(destination)
+        if seen != guest.config_sha256():
+            raise AssertionError('the guest on %s reads a config drive of '
+                                 'SHA-256 %s; it booted with %s'
+                                 % (destination.name, seen,
+                                    guest.config_sha256()))
     if guest.volume:
         if not guest.volume_intact():
             raise AssertionError('shared volume data changed')

@@ -44,6 +44,17 @@ class Suite:
     bootstrap: str      # debootstrap script (no 'forky' script: use sid)
     extra: tuple = ()   # further apt source suites, e.g. security updates
     expired_release_ok: bool = False
+    packages: tuple = ()    # further packages of this suite only
+
+    @property
+    def all_packages(self):
+        return PACKAGES + self.packages
+
+
+# libvirt's storage driver (reference.act.copy_file copies config drives
+# through it): part of libvirt-daemon up to bookworm, its own package in
+# trixie and sid (Debian's Packages lists of each suite).
+_STORAGE = ('libvirt-daemon-driver-storage',)
 
 
 SUITES = {s.name: s for s in (
@@ -51,8 +62,10 @@ SUITES = {s.name: s for s in (
           extra=('bullseye-updates',)),
     Suite('bookworm', '9.0.0', '7.2', 'bookworm',
           extra=('bookworm-updates',)),
-    Suite('trixie', '11.3.0', '10.0', 'trixie', extra=('trixie-updates',)),
-    Suite('sid', '12.8.0', '11.1', 'sid', expired_release_ok=True),
+    Suite('trixie', '11.3.0', '10.0', 'trixie', extra=('trixie-updates',),
+          packages=_STORAGE),
+    Suite('sid', '12.8.0', '11.1', 'sid', expired_release_ok=True,
+          packages=_STORAGE),
 )}
 
 
@@ -109,10 +122,10 @@ def _install(packages):
             % ' '.join(packages))
 
 
-def _mark(root):
+def _mark(root, packages):
     """The chroot is complete, with these packages."""
     with open(os.path.join(root, MARKER), 'w') as f:
-        f.write(' '.join(PACKAGES) + '\n')
+        f.write(' '.join(packages) + '\n')
 
 
 def build(cache_dir, name):
@@ -127,12 +140,13 @@ def build(cache_dir, name):
     marker = os.path.join(final, MARKER)
     if os.path.exists(marker):
         with open(marker) as f:
-            missing = [p for p in PACKAGES if p not in f.read().split()]
+            installed = f.read().split()
+        missing = [p for p in suite.all_packages if p not in installed]
         if missing:
             # A chroot cached before a package joined the list: add it in
             # place; the marker says so only once it is installed.
             _in_chroot(final, _install(missing))
-            _mark(final)
+            _mark(final, suite.all_packages)
         return final
     os.makedirs(os.path.dirname(final), exist_ok=True)
     free = shutil.disk_usage(os.path.dirname(final)).free
@@ -156,13 +170,13 @@ def build(cache_dir, name):
         with open(os.path.join(work, 'usr/sbin/policy-rc.d'), 'w') as f:
             f.write('#!/bin/sh\nexit 101\n')
         os.chmod(os.path.join(work, 'usr/sbin/policy-rc.d'), 0o755)
-        _in_chroot(work, _install(PACKAGES))
+        _in_chroot(work, _install(suite.all_packages))
         # libvirt looks these up at start even when qemu.conf says root.
         _in_chroot(work, 'getent group kvm || groupadd -r kvm; '
                    'getent group libvirt-qemu || groupadd -r libvirt-qemu; '
                    'getent passwd libvirt-qemu || useradd -r -g libvirt-qemu '
                    '-d /nonexistent -s /usr/sbin/nologin libvirt-qemu')
-        _mark(work)
+        _mark(work, suite.all_packages)
         os.rename(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -19,8 +19,8 @@ guest runs from its initramfs alone.  Disks are filled with known patterns
 at creation so that data can be checked after a migration.
 """
 
+import hashlib
 import os
-import shutil
 from xml.sax.saxutils import quoteattr
 
 from migtests import console
@@ -146,11 +146,21 @@ class Guest:
         with open(path, 'wb') as f:
             f.write(bytes([CONFIG_PATTERN]) * CONFIG_SIZE)
 
-    def copy_config(self, source, destination):
-        """Copy the config drive to the destination, as Nova does before
-        a migration (libvirt never copies a read-only disk)."""
-        shutil.copyfile(self.config_path(source),
-                        self.config_path(destination))
+    def config_sha256(self):
+        """The checksum of the config drive the guest booted with."""
+        return hashlib.sha256(bytes([CONFIG_PATTERN]) * CONFIG_SIZE
+                              ).hexdigest()
+
+    def config_seen(self, host, timeout=30):
+        """The checksum of its config drive the guest on ``host`` printed
+        last (it reads it past its page cache every few seconds), waited
+        for."""
+        def seen():
+            found = console.config_drives(self.serial(host))
+            return found and found[-1][1]
+        return system.wait_for(seen, timeout, interval=0.2,
+                               what='the config drive line of %s on %s'
+                               % (self.name, host.name))
 
     def config_intact(self, host):
         try:

@@ -36,8 +36,13 @@ from migtests.lab.system import LabError
 from migtests.lab.system import run
 
 
-# The modules /dev/vd* needs; their dependencies are added from .modinfo.
-_MODULES = ('virtio_pci', 'virtio_blk')
+# The modules /dev/vd* needs, and /dev/sr0 (a config drive: Nova attaches
+# it as an IDE CD-ROM on its default x86 machine type 'pc'; the cloud kernel
+# has no AHCI for q35's SATA); their dependencies are added from .modinfo.
+_MODULES = ('virtio_pci', 'virtio_blk', 'ata_piix', 'sr_mod')
+# Where the kernel package keeps them and everything they depend on.
+_MODULE_DIRS = ('/drivers/virtio/', '/drivers/block/', '/drivers/ata/',
+                '/drivers/scsi/', '/drivers/cdrom/')
 
 _INIT = r'''#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -78,6 +83,16 @@ while :; do
         printf '%%-511s\n' "$v" | dd of=/dev/vdb bs=512 seek=%(sector)d \
             count=1 conv=notrunc oflag=direct 2>/dev/null \
             && echo "%(volume)s $v"
+    fi
+    # A CD-ROM (a config drive): its ISO 9660 volume label and the
+    # checksum of all of it, read past the page cache every 25 counts, so
+    # that what the destination's disk holds after a migration shows.
+    if [ -b /dev/sr0 ] && [ $((n %% 25)) -eq 1 ]; then
+        label=$(dd if=/dev/sr0 bs=2048 skip=16 count=1 iflag=direct \
+            2>/dev/null | dd bs=1 skip=40 count=32 2>/dev/null \
+            | tr -dc 'A-Za-z0-9_.-')
+        sum=$(dd if=/dev/sr0 bs=2048 iflag=direct 2>/dev/null | sha256sum)
+        echo "%(config)s label=${label:--} sha256=${sum%%%% *}"
     fi
     usleep 200000
 done
@@ -226,6 +241,7 @@ def _write_initramfs(path, busybox, modules, order):
     init = (_INIT % {'boot': console.BOOT_MARK,
                      'count': console.COUNT_PREFIX,
                      'volume': console.VOLUME_PREFIX,
+                     'config': console.CONFIG_DRIVE_PREFIX,
                      'sector': console.VOLUME_SECTOR,
                      'modules': ' '.join(order)}).encode()
     # Every entry dated 0 and gzip without a name or date: the same
@@ -253,8 +269,9 @@ def build(cache_dir, source=None):
     own apt, or from ``source`` (a DebianSource) where the machine is not
     Debian."""
     recipe = hashlib.sha256(repr((
-        _INIT, _MODULES, console.BOOT_MARK, console.COUNT_PATTERN,
-        console.VOLUME_PATTERN, console.VOLUME_SECTOR)).encode()).hexdigest()
+        _INIT, _MODULES, _MODULE_DIRS, console.BOOT_MARK,
+        console.COUNT_PATTERN, console.VOLUME_PATTERN, console.VOLUME_SECTOR,
+        console.CONFIG_DRIVE_PREFIX)).encode()).hexdigest()
     final = os.path.join(cache_dir, 'guest-' + recipe[:12])
     image = GuestImage(os.path.join(final, 'vmlinuz'),
                        os.path.join(final, 'initrd.img'))
@@ -267,7 +284,7 @@ def build(cache_dir, source=None):
             if source else ()
         kernel_deb = _kernel_package(work, options)
         files = _members(kernel_deb, lambda n: '/boot/vmlinuz-' in n or (
-            n.endswith('.ko') and '/drivers/' in n and 'virtio' in n))
+            n.endswith('.ko') and any(d in n for d in _MODULE_DIRS)))
         kernel = next(data for name, data in files.items()
                       if '/boot/vmlinuz-' in name)
         modules = {os.path.basename(n)[:-3]: d for n, d in files.items()

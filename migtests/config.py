@@ -33,6 +33,10 @@ MigtestsGroup = [
                help='Regular expression of one line of the counter the '
                     'counter image keeps on an attached volume; group 1 is '
                     'the value.'),
+    cfg.StrOpt('config_drive_pattern', default=console.CONFIG_DRIVE_PATTERN,
+               help='Regular expression of the line the counter image prints '
+                    'of its config drive; group 1 is its volume label, group '
+                    '2 the SHA-256 of all of it.'),
     cfg.StrOpt('boot_mark', default=console.BOOT_MARK,
                help='Text the counter image prints once when it boots.'),
     cfg.IntOpt('counter_timeout', default=60, min=1,

@@ -40,9 +40,9 @@ EMPTY_SHA256 = ('e3b0c44298fc1c149afbf4c8996fb924'
                 '27ae41e4649b934ca495991b7852b855')
 
 
-def config_drives(text):
+def config_drives(text, pattern=CONFIG_DRIVE_PATTERN):
     """Every (label, sha256) the guest printed of its config drive."""
-    return re.findall(CONFIG_DRIVE_PATTERN, text or '')
+    return re.findall(pattern, text or '')
 
 
 def counters(text, pattern=COUNT_PATTERN):

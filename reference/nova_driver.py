@@ -229,12 +229,54 @@ class ReferenceLibvirtDriver(libvirt_driver.LibvirtDriver):
         _log_record(instance, plan.as_dict())
         return plan
 
+    def _copy_before(self, instance, guest, plan):
+        """Carry out the plan's copy_before: each disk (a config drive)
+        written to the same path on the destination, through its libvirtd
+        at the plan's URI, and read back (act.copy_file).  Nova 34 copies
+        none: its pre_live_migration creates an empty disk.config there
+        (_create_images_and_backing) and libvirt never copies a read-only
+        disk.  A failed copy is a refusal: nothing was migrated."""
+        if not plan.copy_before:
+            return
+        paths = {dev.target_dev: dev.source_path
+                 for dev in guest.get_all_disks()}
+        libvirt = act._libvirt()
+        try:
+            conn = libvirt.open(plan.uri)
+        except libvirt.libvirtError as exc:
+            raise MigrationRefused('copy-before-failed', 'the destination\'s '
+                                   'libvirtd at %s cannot be reached to copy '
+                                   '%s first: %s' % (
+                                       plan.uri, ', '.join(plan.copy_before),
+                                       exc)) from None
+        try:
+            for target in plan.copy_before:
+                path = paths.get(target)
+                if not path:
+                    raise MigrationRefused('copy-before-failed', 'the plan '
+                                           'copies %s first; the domain has '
+                                           'no file behind it' % target)
+                try:
+                    with open(path, 'rb') as f:
+                        data = f.read()
+                    act.copy_file(conn, path, data)
+                except (OSError, act.CopyFailed) as exc:
+                    raise MigrationRefused('copy-before-failed', '%s (%s) '
+                                           'cannot be copied first: %s'
+                                           % (target, path, exc)) from None
+                LOG.info('migration plan: copied %s (%s, %d bytes) to the '
+                         'destination and read it back', target, path,
+                         len(data), instance=instance)
+        finally:
+            conn.close()
+
     # --- hooks of Nova's driver ------------------------------------------
     def _live_migration(self, context, instance, dest, post_method,
                         recover_method, block_migration, migrate_data):
         guest = self._host.get_guest(instance)
         try:
             plan = self._plan(context, instance, dest, migrate_data, guest)
+            self._copy_before(instance, guest, plan)
         except MigrationRefused as refusal:
             # Nothing was sent: Nova's rollback keeps the instance on its
             # source (raising here would set it to ERROR).

@@ -314,6 +314,15 @@ PROFILES = {
                  'force_complete_on_timeout_host': 'compute2'},
         regex=r'^migtests\.api\.compute\.test_operations\.',
         min_passed=5),
+    # A guest with a config drive, block-migrated on Nova's shipped
+    # defaults (issue 25): whether the guest reads on the destination the
+    # drive it booted with.
+    'config-drive': Profile(
+        'config-drive', 'a server with a config drive, block-migrated on '
+        'Nova\'s shipped defaults', {}, True,
+        regex=r'^migtests\.api\.compute\.test_block_migration\.'
+              r'BlockMigrationTest\.test_block_migration_with_config_drive',
+        min_passed=1),
 }
 
 

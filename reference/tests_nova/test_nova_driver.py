@@ -25,6 +25,7 @@ import subprocess
 import sys
 from unittest import mock
 
+import fixtures
 from nova import objects
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
@@ -245,6 +246,67 @@ class TestOverrides(testtools.TestCase):
             source, destination = plan.call_args[0][1:3]
             seen.append((source.tls_ready, destination.tls_ready))
         self.assertEqual([(True, True), (False, False)], seen)
+
+    def _config_drive(self):
+        """A config drive file behind the guest's hdd; its bytes."""
+        path = self.useFixture(fixtures.TempDir()).join('disk.config')
+        data = b'CD001 config-2' * 100
+        with open(path, 'wb') as f:
+            f.write(data)
+        self.disks[2].source_path = path
+        self.driver._host.get_guest.return_value = self.guest
+        return path, data
+
+    def _fake_libvirt(self):
+        lv = mock.Mock(libvirtError=type('libvirtError', (Exception,), {}))
+        return lv, mock.patch.object(nova_driver.act, '_libvirt',
+                                     return_value=lv)
+
+    @decorators.idempotent_id('f86e8dcb-52b2-400d-846a-5c6d6f5cd882')
+    def test_the_config_drive_is_copied_before_libvirt_migrates(self):
+        # Nova 34 leaves an empty disk.config on the destination: the plan's
+        # copy_before is written there, through its libvirtd, first.
+        path, data = self._config_drive()
+        lv, patch = self._fake_libvirt()
+        order = []
+        plan = _plan(copy_before=('hdd',))
+        with patch, mock.patch.object(self.driver, '_plan',
+                                      return_value=plan), \
+                mock.patch.object(nova_driver.act, 'copy_file',
+                                  side_effect=lambda *a: order.append(
+                                      ('copy',) + a)), \
+                mock.patch.object(libvirt_driver.LibvirtDriver,
+                                  '_live_migration',
+                                  side_effect=lambda *a: order.append(
+                                      ('migrate',))), \
+                mock.patch.object(nova_driver.act, 'flags_value',
+                                  return_value=1):
+            self.driver._live_migration(self.context, self.instance,
+                                        'compute2', None, None, True,
+                                        mock.Mock())
+        lv.open.assert_called_once_with(plan.uri)
+        self.assertEqual([('copy', lv.open.return_value, path, data),
+                          ('migrate',)], order)
+        lv.open.return_value.close.assert_called_once_with()
+
+    @decorators.idempotent_id('72af2e80-c11a-4724-bc42-faf3607e2679')
+    def test_a_copy_that_fails_is_a_refusal(self):
+        self._config_drive()
+        for failure in (nova_driver.act.CopyFailed('read back differs'),
+                        'unreachable'):
+            lv, patch = self._fake_libvirt()
+            if failure == 'unreachable':
+                lv.open.side_effect = lv.libvirtError('no route to host')
+            with patch, mock.patch.object(nova_driver.act, 'copy_file',
+                                          side_effect=failure
+                                          if failure != 'unreachable'
+                                          else None):
+                reason = self.refused_reason(mock.patch.object(
+                    self.driver, '_plan',
+                    return_value=_plan(copy_before=('hdd',))))
+            self.assertIn('copy-before-failed', reason)
+            self.assertIn('read back differs' if failure != 'unreachable'
+                          else 'no route to host', reason)
 
     @decorators.idempotent_id('4c5d6e7f-8a9b-4c0d-8e1f-3a4b5c6d7e8f')
     def test_the_monitor_reads_the_plans_flags_while_it_runs(self):

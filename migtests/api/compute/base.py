@@ -129,6 +129,23 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
                 % (server_id, pattern, above, CONF.migtests.counter_timeout))
         return values[-1]
 
+    def wait_config_drive(self, server_id):
+        """The (label, SHA-256) of its config drive the guest printed
+        last (it reads the drive past its page cache every few seconds)."""
+        found = []
+
+        def printed():
+            found[:] = console.config_drives(
+                self.console_text(server_id),
+                CONF.migtests.config_drive_pattern)
+            return bool(found)
+        if not test_utils.call_until_true(
+                printed, CONF.migtests.counter_timeout, 1):
+            raise exceptions.TimeoutException(
+                'the console of %s shows no config drive line after %d s'
+                % (server_id, CONF.migtests.counter_timeout))
+        return found[-1]
+
     def skip_without_counter_image(self):
         if not CONF.migtests.counter_image_ref:
             raise self.skipException(

@@ -26,6 +26,7 @@ from tempest import config
 from tempest.lib import decorators
 
 from migtests.api.compute import base
+from migtests import console
 
 CONF = config.CONF
 
@@ -69,3 +70,28 @@ class BlockMigrationTest(base.MigrationTestBase):
         # guest still writes to the same volume, its data intact.
         self.assert_guest_continued(server['id'], on_volume,
                                     CONF.migtests.volume_counter_pattern)
+
+    @decorators.attr(type='multinode')
+    @decorators.idempotent_id('ac16137d-feee-490a-b23e-a14d2a5d9d85')
+    def test_block_migration_with_config_drive(self):
+        """The guest reads, on the destination, the config drive it booted
+        with: libvirt never copies a read-only disk, so whoever migrates
+        must put it there first."""
+        self.skip_without_counter_image()
+        if not CONF.compute_feature_enabled.config_drive:
+            raise self.skipException('config drives are disabled '
+                                     '([compute-feature-enabled] '
+                                     'config_drive)')
+        server = self.create_migratable_server(config_drive=True)
+        label, booted = self.wait_config_drive(server['id'])
+        self.assertEqual('config-2', label, 'not Nova\'s config drive')
+        self.assertNotEqual(console.EMPTY_SHA256, booted)
+        last = self.wait_counting(server['id'])
+        self.live_migrate(server['id'], block_migration=True, last=last)
+        self.assert_guest_continued(server['id'], last)
+        # The destination's console holds only what the guest printed
+        # there.
+        self.assertEqual(
+            ('config-2', booted), self.wait_config_drive(server['id']),
+            'the config drive the guest reads on the destination is not '
+            'the one it booted with')

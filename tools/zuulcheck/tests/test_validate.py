@@ -161,7 +161,8 @@ BROKEN = tuple(_one(*case) for case in (
      "  hosts: compute\n", "  hosts: subnode\n",
      'no post-run play checks what nova-compute on controller ran with'),
     ('trunk-test-selected', 'zuul.d/jobs.yaml',
-     "      tempest_exclude_regex: 'test_live_migration_with_trunk'\n", '',
+     "      tempest_exclude_regex: '(test_live_migration_with_trunk|"
+     "migration_with_config_drive)'\n", '',
      'which upstream excludes'),
     ('no-passed-tests-guard', 'zuul.d/jobs.yaml',
      "      migtests_min_passed: 7\n", '',
@@ -171,9 +172,10 @@ BROKEN = tuple(_one(*case) for case in (
      "selects none of the plugin's tests"),
     # The selection as Tempest's discovery lists it.
     ('exclude-removes-the-plugin', 'zuul.d/jobs.yaml',
-     "      tempest_exclude_regex: 'test_live_migration_with_trunk'\n",
-     "      tempest_exclude_regex: 'test_live_migration_with_trunk|"
-     "there_and_back'\n",
+     "      tempest_exclude_regex: '(test_live_migration_with_trunk|"
+     "migration_with_config_drive)'\n",
+     "      tempest_exclude_regex: '(test_live_migration_with_trunk|"
+     "migration_with_config_drive|there_and_back)'\n",
      "selects none of the plugin's tests"),
     ('guard-above-the-selection', 'zuul.d/jobs.yaml',
      "      migtests_min_passed: 7\n", "      migtests_min_passed: 16\n",

@@ -327,6 +327,12 @@ BEHAVIOUR = (
               None, 'libvirt 7.3.0 to 7.5.x may copy storage through the '
               'tunnel although none was asked for',
               'libvirt 7.6.0 release notes', hazard=True),
+    Behaviour('nbd-storage-copy-broken',
+              lambda c: c.copies_storage and not c.has('TUNNELLED')
+              and c.either('nbd_storage_copy_broken'),
+              None, 'libvirt 5.10.x does not copy storage over NBD correctly '
+              '(how it fails is not established)',
+              'libvirt 6.0.0 release notes, bug fixes', hazard=True),
     Behaviour('storage-copy-broken',
               lambda c: c.copies_storage and c.either('storage_copy_broken'),
               None, 'libvirt 8.7.x copies no disk: the destination starts '

@@ -317,6 +317,16 @@ def _resolve_operation(request, decisions):
     return Operation.BLOCK
 
 
+# libvirt releases whose storage copy loses disks, whichever host runs
+# them (versions.FEATURES): the feature, what libvirt does, where fixed.
+_BROKEN_STORAGE_COPY = (
+    ('nbd_storage_copy_broken', 'copies them over NBD, which it does not do '
+     'correctly (how it fails is not established)', '6.0.0'),
+    ('storage_copy_broken', 'copies no disk and starts the guest on the '
+     'empty images the destination pre-created', '8.8.0'),
+)
+
+
 def _storage_copy(operation, request, hosts, decisions):
     local = tuple(request.targets(DiskKind.LOCAL))
     others = ['%s (%s)' % (d.target, d.kind.value) for d in request.disks
@@ -341,17 +351,17 @@ def _storage_copy(operation, request, hosts, decisions):
             'the guest has no local disk: nothing to copy (NON_SHARED_INC is '
             'not sent)'))
         return StorageCopy()
-    broken = [h for h in hosts if supports('storage_copy_broken', h)]
-    if broken:
-        raise MigrationRefused(
-            'storage-copy-broken',
-            'a block migration with %s would lose the local disks %s: '
-            'libvirt %s copies no disk and starts the guest on the empty '
-            'images the destination pre-created (%s; fixed in 8.8.0): '
-            'upgrade libvirt to 8.8.0 or later, or use shared instance '
-            'storage' % (_pair(hosts), ', '.join(local), ', '.join(
-                sorted({str(h.libvirt) for h in broken})), _requirement(
-                'storage_copy_broken')))
+    for feature, what, fixed in _BROKEN_STORAGE_COPY:
+        broken = sorted({str(h.libvirt) for h in hosts
+                         if supports(feature, h)})
+        if broken:
+            raise MigrationRefused(
+                'storage-copy-broken',
+                'a block migration with %s would lose the local disks %s: '
+                'libvirt %s %s (%s; fixed in %s): upgrade libvirt to %s or '
+                'later, or use shared instance storage' % (
+                    _pair(hosts), ', '.join(local), ', '.join(broken), what,
+                    _requirement(feature), fixed, fixed))
     flag = 'VIR_MIGRATE_NON_SHARED_INC'
     if any(supports('non_shared_inc_broken', host) for host in hosts):
         flag = 'VIR_MIGRATE_NON_SHARED_DISK'

@@ -33,6 +33,7 @@ STACKS = (
     ('4.0.0', '2.11'),   # Ubuntu 18.04
     ('4.4.0', '2.12'),
     ('5.4.0', '4.0'),
+    ('5.10.0', '4.2'),   # -blockdev; its NBD storage copy was broken
     ('6.0.0', '4.2'),    # Ubuntu 20.04
     ('7.0.0', '5.2'),    # Debian 11
     ('7.4.0', '6.0'),    # NON_SHARED_INC regression window

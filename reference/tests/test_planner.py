@@ -81,8 +81,10 @@ class TestBaseFlags(base.TestCase):
                                          False),
                                         ('live', 'vdb:volume', False)):
             req = request(spec, operation, shared_storage=shared)
-            if operation == 'block' and libvirt.startswith('8.7.'):
-                # libvirt 8.7.x would lose the disks: no plan at all.
+            if operation == 'block' and any(
+                    versions.supports(f, host(libvirt, qemu)) for f in (
+                        'storage_copy_broken', 'nbd_storage_copy_broken')):
+                # libvirt 5.10.x or 8.7.x would lose the disks: no plan.
                 self.assertRefused('storage-copy-broken', plan,
                                    source=host(libvirt, qemu), req=req)
                 continue
@@ -184,6 +186,23 @@ class TestDiskSelection(base.TestCase):
                                  req=request('vda:local'))
         self.assertIn('would lose the local disks vda', exc.message)
         self.assertIn('8.8.0', exc.message)
+
+    @ddt.data(('5.10.0', '6.0.0'), ('6.0.0', '5.10.0'))
+    @ddt.unpack
+    def test_libvirt_5_10_storage_copy_over_nbd_is_refused(self, src, dst):
+        exc = self.assertRefused('storage-copy-broken', plan,
+                                 source=host(src, '4.2'),
+                                 destination=host(dst, '4.2'),
+                                 req=request('vda:local'))
+        self.assertIn('libvirt 5.10.0', exc.message)
+        self.assertIn('upgrade libvirt to 6.0.0', exc.message)
+
+    @ddt.data('5.9.0', '6.0.0')
+    def test_just_outside_5_10_the_disks_are_copied(self, libvirt):
+        result = plan(source=host(libvirt, '4.1'),
+                      destination=host(libvirt, '4.1'),
+                      req=request('vda:local'))
+        self.assertIn(INC, result.flags)
 
     @ddt.data('8.6.0', '8.8.0')
     def test_just_outside_8_7_the_disks_are_copied(self, libvirt):

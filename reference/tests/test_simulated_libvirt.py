@@ -96,6 +96,8 @@ FACTS = (
      'tunnel-copies-storage', None),
     (host('8.7.0', '7.1'), ('NON_SHARED_DISK',), {'migrate_disks': ['vda']},
      'vda:local', None, 'storage-copy-broken', set()),
+    (host('5.10.0', '4.2'), ('NON_SHARED_INC',), {'migrate_disks': ['vda']},
+     'vda:local', None, 'nbd-storage-copy-broken', {'vda'}),
     (host('1.3.1', '2.5'), ('POSTCOPY',), {}, '', 'VIR_ERR_INVALID_ARG',
      None, None),
     (host('1.2.17', '2.5'), ('TLS',), {}, '', 'VIR_ERR_INVALID_ARG', None,

@@ -27,6 +27,7 @@ simulated_libvirt.py) decides its migrations with this table.
 
 import dataclasses
 
+from reference import model
 from reference.model import DiskKind
 from reference.model import HostCapabilities
 from reference.versions import FLAG_SINCE
@@ -54,11 +55,11 @@ class Call:
     api: str = 'migrateToURI3'
 
     def has(self, *names):
-        return all('VIR_MIGRATE_' + n in self.flags for n in names)
+        return all(model.flag(n) in self.flags for n in names)
 
     @property
     def copies_storage(self):
-        return self.has('NON_SHARED_INC') or self.has('NON_SHARED_DISK')
+        return model.copies_storage(self.flags)
 
     @property
     def lowest_libvirt(self):

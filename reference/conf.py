@@ -26,6 +26,7 @@ from oslo_config import cfg
 
 from reference.model import ConfigError
 from reference.model import Operation
+from reference.model import STORAGE_COPY_FLAGS
 from reference.versions import FLAG_SINCE
 
 GROUP = 'libvirt'
@@ -208,8 +209,7 @@ class MigrationSettings:
 # Flags the driver always chooses itself: ignored, with a warning.
 _OWNED_FLAGS = frozenset({
     'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER', 'VIR_MIGRATE_PERSIST_DEST',
-    'VIR_MIGRATE_UNDEFINE_SOURCE', 'VIR_MIGRATE_NON_SHARED_INC',
-    'VIR_MIGRATE_NON_SHARED_DISK'})
+    'VIR_MIGRATE_UNDEFINE_SOURCE'}) | STORAGE_COPY_FLAGS
 
 # Deprecated flags that a present-day option expresses: read as that option
 # set to true (with a warning), unless the operator set the option itself.

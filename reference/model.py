@@ -109,6 +109,32 @@ class MonitorPlan:
     timeout_action: str     # 'abort' or 'force_complete'
 
 
+# Migration flags have one spelling everywhere data crosses a module or a
+# process: libvirt's constant names (VIR_MIGRATE_TUNNELLED).  Reports and
+# case tables may show and write the short form (TUNNELLED); these two
+# convert, and nothing else adds or strips the prefix.
+FLAG_PREFIX = 'VIR_MIGRATE_'
+STORAGE_COPY_FLAGS = frozenset({'VIR_MIGRATE_NON_SHARED_INC',
+                                'VIR_MIGRATE_NON_SHARED_DISK'})
+
+
+def flag(name):
+    """The flag's name, from its name or its short form."""
+    return name if name.startswith(FLAG_PREFIX) else FLAG_PREFIX + name
+
+
+def short_flag(name):
+    """The flag's short form, for display ('TUNNELLED')."""
+    return name[len(FLAG_PREFIX):] if name.startswith(FLAG_PREFIX) \
+        else name
+
+
+def copies_storage(flags):
+    """Whether libvirt copies storage with these flags (names or short
+    forms): a NON_SHARED_* flag is set."""
+    return any(flag(f) in STORAGE_COPY_FLAGS for f in flags)
+
+
 @dataclasses.dataclass(frozen=True)
 class MigrationPlan:
     api: str
@@ -124,6 +150,10 @@ class MigrationPlan:
     #                          change (the caller writes it: destination_xml)
     define_before: tuple = ()  # what the caller defines on the destination
     #                          before migrating (the vTPM secret)
+
+    @property
+    def copies_storage(self):
+        return copies_storage(self.flags)
 
     def as_dict(self):
         return {

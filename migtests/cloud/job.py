@@ -77,6 +77,7 @@ class Record:
         (its full id, subunit status, details, timestamps)."""
         start, end = test['timestamps']
         reason = test['details'].get('reason')
+        logged = test['details'].get("pythonlogging:''")
         if test['status'] == 'inprogress':
             reason = testtools.content.text_content(
                 'it never ended: the stream stopped while it ran')
@@ -84,7 +85,11 @@ class Record:
             'id': test['id'], 'status': STATUS[test['status']],
             'seconds': round((end - start).total_seconds(), 3)
             if start and end else 0.0,
-            'reason': reason.as_text().strip() if reason else ''})
+            'reason': reason.as_text().strip() if reason else '',
+            # The servers its own log shows it acting on, to join what
+            # libvirt received with the test.
+            'servers': migrations.servers_acted_on(
+                logged.as_text() if logged else '')})
         self.write()
         return self.run['tests'][-1]
 
@@ -452,7 +457,7 @@ def run_driver(cloud, driver, path, regex, exclude, profile, variables,
     outcome = verdict(returncode, counts, record.passed('migtests.'), wanted)
     # What libvirt received, by test (the computes' records), and the
     # reference's plans (its nova-computes' log).
-    tests = migrations.servers_by_test(log)
+    tests = migrations.servers_by_test(record.run['tests'])
     calls = migrations.by_test(cloud.logs, tests, driver)
     record.end(totals=counts, tempest_seconds=round(
         time.monotonic() - tempest_started, 1), migrations=calls,
@@ -492,8 +497,8 @@ def judge(outcomes, record, results, profile):
         return 0, 'both drivers passed'
     refused = [r['test'] for r in comparison['tests']
                if r['verdict'] == 'explained']
-    failed = {migrations.short_test(t['id'])
-              for t in runs['reference']['tests'] if t['status'] == 'FAILED'}
+    failed = {t['id'] for t in runs['reference']['tests']
+              if t['status'] == 'FAILED'}
     if profile.shipped_defaults or not failed or not failed <= set(refused):
         return 1, 'reference driver: ' + outcomes['reference'][1]
     return 0, 'Nova\'s driver passed; the reference refused %d ' \

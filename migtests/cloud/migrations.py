@@ -19,25 +19,32 @@ import json
 import os
 import re
 
+from reference import model
 from reference.model import PLAN_RECORD
 
-# A Tempest request on a server: "Request (Class:test): 202 POST
-# http://…/servers/<uuid>/action".
-_REQUEST = re.compile(r'Request \((\w+):(\w+)\): \d+ POST \S+/servers/'
-                      r'([0-9a-f-]{36})/action')
+# A Tempest request acting on a server, in a test's own log (its
+# pythonlogging attachment): "… 202 POST http://…/servers/<uuid>/action".
+_ACTION = re.compile(r' \d+ POST \S+/servers/([0-9a-f-]{36})/action')
 
 
-def servers_by_test(tempest_log):
-    """server uuid -> 'Class.test' of the first test that acted on it
-    (none without the log)."""
+def servers_acted_on(test_log):
+    """The uuids of the servers a test acted on (migrated, paused, …), in
+    order, from its own log."""
+    found = []
+    for uuid in _ACTION.findall(test_log or ''):
+        if uuid not in found:
+            found.append(uuid)
+    return found
+
+
+def servers_by_test(tests):
+    """server uuid -> the full id of the first test that acted on it;
+    ``tests``: a run's tests as results.json holds them (each with the
+    ``servers`` its own log names)."""
     found = {}
-    if not os.path.exists(tempest_log):
-        return found
-    with open(tempest_log, errors='replace') as f:
-        for line in f:
-            match = _REQUEST.search(line)
-            if match:
-                found.setdefault(match.group(3), '%s.%s' % match.group(1, 2))
+    for test in tests:
+        for uuid in test.get('servers', ()):
+            found.setdefault(uuid, test['id'])
     return found
 
 
@@ -54,10 +61,10 @@ def records(logs, driver):
 
 def by_test(logs, tests, driver):
     """[{test, api, flags, params, result}] in time order; ``tests``:
-    servers_by_test() of the run's Tempest log."""
+    servers_by_test() of the run."""
     return [{'test': tests.get(call['uuid'], '(unknown: %s)' % call['uuid']),
              'api': call['api'],
-             'flags': [f[len('VIR_MIGRATE_'):] for f in call['flags']],
+             'flags': [model.short_flag(f) for f in call['flags']],
              'params': call['params'], 'result': call['result']}
             for call in records(logs, driver)]
 
@@ -72,7 +79,7 @@ _PLAN = re.compile(r'\[instance: ([0-9a-f-]{36})\] '
 def plans(logs, tests, driver):
     """Test -> the plans and refusals (dicts) its nova-computes recorded
     on ``driver`` (none from Nova's own driver); ``tests``:
-    servers_by_test() of the run's Tempest log."""
+    servers_by_test() of the run."""
     found = {}
     for path in sorted(glob.glob(os.path.join(
             logs, 'nova-compute-%s-*.log' % driver))):
@@ -111,18 +118,10 @@ def _key(call):
             tuple(call['params'].get('migrate_disks', ())))
 
 
-def short_test(test_id):
-    """'Class.test' of a Tempest test id (module path and tags dropped),
-    as servers_by_test names tests."""
-    return '.'.join(test_id.split('[')[0].split('.')[-2:])
-
-
 def _operation(calls):
     if not calls:
         return '-'
-    flags = set(calls[0]['flags'])
-    return 'block' if flags & {'NON_SHARED_INC', 'NON_SHARED_DISK'} \
-        else 'live'
+    return 'block' if model.copies_storage(calls[0]['flags']) else 'live'
 
 
 def compare(upstream, reference):
@@ -146,7 +145,7 @@ def compare(upstream, reference):
         found = {}
         for test in run.get('tests', ()):
             if not test['id'].startswith('setUpClass'):
-                found[short_test(test['id'])] = test['status']
+                found[test['id']] = test['status']
         return found
     calls = grouped(upstream), grouped(reference)
     status = outcomes(upstream), outcomes(reference)

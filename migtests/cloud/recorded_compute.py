@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from reference import model
+
 APIS = ('migrateToURI3', 'migrateToURI2', 'migrateToURI')
 _XML = ('destination_xml', 'persistent_xml', 'dxml')
 
@@ -37,7 +39,7 @@ def flag_names(libvirt, value):
     """VIR_MIGRATE_* names of the bits set in ``value``."""
     names = sorted(
         (getattr(libvirt, name), name) for name in dir(libvirt)
-        if name.startswith('VIR_MIGRATE_')
+        if name.startswith(model.FLAG_PREFIX)
         and isinstance(getattr(libvirt, name), int)
         and bin(getattr(libvirt, name)).count('1') == 1)
     return [name for bit, name in names if value & bit]

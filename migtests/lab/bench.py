@@ -31,6 +31,7 @@ import time
 from migtests.lab import cases
 from migtests.lab.lab import Lab
 from migtests.lab.runner import Runner
+from reference import model
 from reference.planner import BASE_FLAGS
 
 
@@ -61,7 +62,7 @@ def transports(runner, repeat):
     for case in cases.select(cases.TRANSPORT):
         rows = [runner.run(case) for _ in range(repeat)]
         figures[case.id] = {
-            'flags': [f[len('VIR_MIGRATE_'):] for f in rows[0].flags
+            'flags': [model.short_flag(f) for f in rows[0].flags
                       if f not in BASE_FLAGS],
             'throughput_mib_s': round(statistics.mean(
                 _mib(r.job.get('memory_bps', 0)) for r in rows), 1),

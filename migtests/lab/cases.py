@@ -45,6 +45,7 @@ import dataclasses
 import types
 
 from migtests.lab import actions
+from reference import model
 from reference.model import Disk
 from reference.model import DiskKind
 from reference.versions import machine_type_version
@@ -165,9 +166,9 @@ class Case:
     def flag_problems(self, flags):
         """What the plan's flags break of the case's expectations."""
         return (['%s missing' % f for f in self.flags_present
-                 if 'VIR_MIGRATE_' + f not in flags]
+                 if model.flag(f) not in flags]
                 + ['%s present' % f for f in self.flags_absent
-                   if 'VIR_MIGRATE_' + f in flags])
+                   if model.flag(f) in flags])
 
 
 # Slow enough (MiB/s) for a fault, injected once the job runs (abort) or

@@ -65,11 +65,6 @@ class DaemonLog:
         return sorted(aliases[alias] for alias in copied)
 
 
-def copies_storage(flags):
-    return bool({'VIR_MIGRATE_NON_SHARED_INC',
-                 'VIR_MIGRATE_NON_SHARED_DISK'} & set(flags))
-
-
 def disk_aliases(domain):
     """alias (without 'drive-') -> target dev, from the live XML."""
     tree = ElementTree.fromstring(domain.XMLDesc(0))

@@ -21,12 +21,13 @@ same disks.
 
 from migtests.lab import cases
 from reference import behaviour
+from reference import model
 from reference.planner import BASE_FLAGS
 
 
 def flags_of(forced):
     """The call's full flag names: the planner's base flags and its own."""
-    return BASE_FLAGS + tuple('VIR_MIGRATE_' + f for f in forced.flags)
+    return BASE_FLAGS + tuple(model.flag(f) for f in forced.flags)
 
 
 def check(runner, forced):

@@ -36,6 +36,7 @@ from migtests.lab.lab import Lab
 from migtests.lab import report
 from migtests.lab.report import Cell
 from reference import behaviour
+from reference import model
 from reference.model import MigrationRefused
 from reference.planner import BASE_FLAGS
 
@@ -254,7 +255,7 @@ def _run_cell(runner, case, source, destination, by_host):
         cell.error = 'migrated, where the plan must refuse (%s)' % expected
         return cell
     cell.outcome = 'ok'
-    cell.flags = [f[len('VIR_MIGRATE_'):] for f in result.flags]
+    cell.flags = [model.short_flag(f) for f in result.flags]
     cell.params = result.params
     cell.migration_seconds = result.migration_seconds
     return cell

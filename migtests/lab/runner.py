@@ -194,7 +194,7 @@ class Runner:
             plan = dataclasses.replace(plan, uri=plan.uri.replace(
                 destination.address, destination_address))
         domain = self.conn(source).lookupByName(guest.name)
-        if guest.local and checks.copies_storage(plan.flags):
+        if guest.local and plan.copies_storage:
             guest.prepare_root(destination, pattern=False)
         # What the plan says reaches the destination first: config drives,
         # through the destination's libvirtd as the reference does inside

@@ -29,6 +29,7 @@ from tempest.tests import base
 from migtests.cloud import cloud
 from migtests.cloud import configs
 from migtests.cloud import job
+from migtests.cloud import migrations
 from migtests.cloud import tempestconf
 from reference.model import MigrationRefused
 
@@ -330,6 +331,7 @@ class TestJobRecord(base.TestCase):
     FAILED = ('tempest.api.compute.admin.test_live_migration.'
               'LiveMigrationTest.test_live_block_migration[id-2]')
     LOST = 'migtests.api.compute.test_operations.T.test_abort[id-3]'
+    SERVER = '11111111-2222-3333-4444-555555555555'
 
     def stream(self, path):
         """A subunit v2 stream as `tempest run --subunit` writes one, with
@@ -345,10 +347,14 @@ class TestJobRecord(base.TestCase):
             out.status(file_name='stderr', file_bytes=b'a worker said so\n',
                        mime_type='text/plain; charset=utf8', eof=True)
             for test_id, status, seconds, files in (
+                    # Its own log, as Tempest attaches it to each test.
                     (self.PLUGIN, 'success', 31.527, {
-                        'pythonlogging': b'Request (LiveMigrationTest:'
-                                         b'test_paused_server): 202 POST '
-                                         b'http://x/servers 0.1s'}),
+                        "pythonlogging:''": (
+                            b'Request (LiveMigrationTest:test_paused_server)'
+                            b': 202 POST http://x/servers 0.1s\n'
+                            b'Request (LiveMigrationTest:test_paused_server)'
+                            b': 202 POST http://x/v2.1/servers/%s/action '
+                            b'0.1s\n' % self.SERVER.encode())}),
                     (self.SKIPPED, 'skip', 0, {
                         'reason': b'Serial console not supported.'}),
                     (self.FAILED, 'fail', 40.0, {
@@ -395,6 +401,12 @@ class TestJobRecord(base.TestCase):
             self.assertEqual(['ok', 'SKIPPED', 'FAILED', 'FAILED'],
                              [t['status'] for t in tests])
             self.assertIn('never ended', tests[3]['reason'])
+            # The servers each test acted on, from its own log: what
+            # libvirt received is joined on them, by full test id.
+            self.assertEqual([[self.SERVER], [], [], []],
+                             [t['servers'] for t in tests])
+            self.assertEqual({self.SERVER: self.PLUGIN},
+                             migrations.servers_by_test(tests))
             self.assertEqual(31.527, tests[0]['seconds'])
             self.assertEqual('Serial console not supported.',
                              tests[1]['reason'])
@@ -426,7 +438,7 @@ class TestBothDrivers(base.TestCase):
 
     def record(self, reference_status, refused):
         test = 'tempest.api.compute.admin.test_live_migration.T.%s[id-1]'
-        call = {'test': 'T.test_block', 'api': 'migrateToURI3',
+        call = {'test': test % 'test_block', 'api': 'migrateToURI3',
                 'flags': ['LIVE', 'NON_SHARED_INC'], 'params': {},
                 'result': 'ok'}
         record = job.Record(os.path.join(self.dir, 'results.json'), 'j',
@@ -437,7 +449,7 @@ class TestBothDrivers(base.TestCase):
                          'migrations': [call], 'plans': {}},
             'reference': {'tests': [{'id': test % 'test_block',
                                      'status': reference_status}],
-                          'migrations': [], 'plans': {'T.test_block': [
+                          'migrations': [], 'plans': {test % 'test_block': [
                               MigrationRefused('tunnelled-block',
                                                'remove TUNNELLED').as_dict()
                           ]} if refused else {}}}
@@ -475,7 +487,7 @@ class TestBothDrivers(base.TestCase):
     def test_failure_without_refusal_is_red_on_any_profile(self):
         status, reason = self.judge((1, '1 test(s) failed'), False, '2016')
         self.assertEqual(1, status)
-        self.assertIn('T.test_block without a refusal', reason)
+        self.assertIn('T.test_block[id-1] without a refusal', reason)
 
     @decorators.idempotent_id('4a5b6c7d-8e9f-4a0b-1c2d-3e4f5a6b7c8d')
     def test_both_passing_is_green(self):

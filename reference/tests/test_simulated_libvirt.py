@@ -22,6 +22,7 @@ import unittest
 
 import ddt
 
+from reference import model
 from reference.tests import base
 from reference.tests.base import disks
 from reference.tests.base import host
@@ -31,7 +32,7 @@ B = ('LIVE', 'PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE')
 
 
 def call(stack, extra=(), params=None, spec='vda:local', **kw):
-    flags = frozenset('VIR_MIGRATE_' + f for f in B + tuple(extra))
+    flags = frozenset(model.flag(f) for f in B + tuple(extra))
     return sim.Call(stack, kw.pop('destination', stack), flags,
                     params or {}, disks(spec), **kw)
 

@@ -72,8 +72,8 @@ def _setting(text):
     return name.strip(), value.strip()
 
 
-def build_parser():
-    p = _Parser(prog='migtests-plan', description=(
+def build_parser(prog='migtests-plan'):
+    p = _Parser(prog=prog, description=(
         'Print how the reference driver would migrate a guest between two '
         'libvirt/QEMU hosts, or why it refuses.'))
     p.add_argument('--libvirt', type=_version, required=True,
@@ -189,9 +189,9 @@ def _render_text(plan):
     return '\n'.join(lines)
 
 
-def run(argv, stdout, stderr):
+def run(argv, stdout, stderr, prog='migtests-plan'):
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
         settings = _settings(args)
         hosts = _hosts(args)
         request = MigrationRequest(
@@ -212,10 +212,10 @@ def run(argv, stdout, stderr):
             if args.dest_inbound_addr is not None else None)
         _check_disk_targets(request)
     except BadInput as exc:
-        stderr.write('migtests-plan: error: %s\n' % exc)
+        stderr.write('%s: error: %s\n' % (prog, exc))
         return EXIT_BAD_INPUT
     for warning in settings.warnings:
-        stderr.write('migtests-plan: warning: %s\n' % warning)
+        stderr.write('%s: warning: %s\n' % (prog, warning))
     try:
         result = plan_migration(settings, *hosts, request).as_dict()
         status = EXIT_PLAN
@@ -250,5 +250,7 @@ def _check_disk_targets(request):
         raise BadInput('--disk %s given more than once' % duplicates[0])
 
 
-def main():
-    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr))
+def main(argv=None, prog='migtests-plan'):
+    """The command (its console script exits with what it returns)."""
+    return run(sys.argv[1:] if argv is None else argv, sys.stdout,
+               sys.stderr, prog)

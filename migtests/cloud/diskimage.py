@@ -20,13 +20,13 @@ from Debian's syslinux, mtools, dosfstools and fdisk, as files only:
 nothing is mounted and no loop device is used.
 """
 
-import argparse
 import hashlib
 import os
 import shutil
 import sys
 import tempfile
 
+from migtests import command
 from migtests.lab import guestimage
 from migtests.lab.system import LabError
 from migtests.lab.system import run
@@ -108,11 +108,11 @@ def _assemble(work, image):
         env=env)
 
 
-def main(argv=None):
+def main(argv=None, prog='python -m migtests.cloud.diskimage'):
     """Build the image and print its path: what a Zuul node runs before it
     uploads the counter image to Glance (devstack/plugin.sh)."""
-    parser = argparse.ArgumentParser(
-        prog='python -m migtests.cloud.diskimage',
+    parser = command.Parser(
+        prog=prog,
         description='Build the whole-disk counter guest image (raw) and '
                     'print its path.')
     parser.add_argument('cache_dir', help='where the image is cached')
@@ -125,7 +125,11 @@ def main(argv=None):
     parser.add_argument('--debian-suite', default='bookworm',
                         help='the Debian suite of the guest kernel and '
                              'busybox (default: %(default)s)')
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except command.BadInput as exc:
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
     source = guestimage.DebianSource(
         args.debian_mirror, args.debian_suite,
         args.debian_security_mirror) if args.debian_mirror else None
@@ -133,8 +137,10 @@ def main(argv=None):
         os.makedirs(args.cache_dir, exist_ok=True)
         print(build(os.path.abspath(args.cache_dir), source))
     except (LabError, OSError) as exc:
-        sys.exit('diskimage: %s' % exc)
+        command.error(prog, exc)
+        return command.EXIT_FAILED
+    return command.EXIT_OK
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

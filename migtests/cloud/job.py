@@ -10,17 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""migtests-job: the Zuul job's migration scenarios on the local cloud.
+"""migtests job: the Zuul job's migration scenarios on the local cloud.
 
 Brings the local cloud up (migtests.cloud.cloud), writes a Tempest
 workspace whose tempest.conf comes from the Zuul job in zuul.d/ plus what
 the cloud knows, runs the job's test selection, prints the summary and
 where the logs are, and tears the cloud down.  Exit status: 0 when tests
 ran and none failed; 1 on a failed test, no test run, a cloud that did not
-come up, or anything left running afterwards; 2 on bad usage.
+come up, or anything left running afterwards; 2 on bad usage; 130
+interrupted (the cloud torn down).
 """
 
-import argparse
 import json
 import os
 import signal
@@ -37,7 +37,7 @@ from migtests.cloud import faults
 from migtests.cloud import migrations
 from migtests.cloud import tempestconf
 from migtests.cloud import upgrade
-from migtests.lab import lab as lab_module
+from migtests import command
 from migtests.lab import system
 from migtests.lab.system import LabError
 
@@ -123,18 +123,20 @@ class Record:
         os.replace(self.path + '.tmp', self.path)
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog='migtests-job', description=__doc__.split('\n\n')[0])
+def parse_args(argv, prog='migtests-job'):
+    """The command's arguments; BadInput."""
+    parser = command.Parser(prog=prog,
+                            description=__doc__.split('\n\n')[0])
     parser.add_argument('--zuul-dir', default='zuul.d',
                         help='the Zuul configuration to read the job from')
     parser.add_argument('--job', default=tempestconf.DEFAULT_JOB,
                         help='the Zuul job whose selection and settings '
                              'to run (default: %(default)s)')
-    parser.add_argument('--results', default=None,
-                        help='directory for logs, tempest.conf and the '
-                             'Tempest workspace (default: '
-                             '<lab root>/results/job)')
+    parser.add_argument('--output', '--results', dest='results',
+                        default=None,
+                        help='directory for the results, logs, tempest.conf '
+                             'and the Tempest workspace (default: '
+                             'results/<name> under the working directory)')
     parser.add_argument('--name', default='job',
                         help='the cloud\'s lab name (namespaces mt<name>-*; '
                              'up to 6 letters or digits)')
@@ -175,7 +177,7 @@ def parse_args(argv):
                              'scenarios skip with that reason')
     parser.add_argument('--keep', action='store_true',
                         help='leave the cloud running afterwards (tear it '
-                             'down with migtests-job --down)')
+                             'down with --down)')
     parser.add_argument('--down', action='store_true',
                         help='only tear a kept cloud down')
     return parser.parse_args(argv)
@@ -297,43 +299,41 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv=None):
+def main(argv=None, prog='migtests-job'):
     """The command; an interrupt (SIGINT, SIGTERM) tears the cloud down
     and exits 130."""
     try:
-        return _main(argv)
+        return _main(sys.argv[1:] if argv is None else argv, prog)
     except KeyboardInterrupt:
-        print('migtests-job: interrupted; the cloud was torn down',
-              file=sys.stderr)
-        return 130
+        sys.stderr.write('%s: interrupted; the cloud was torn down\n'
+                         % prog)
+        return command.EXIT_INTERRUPTED
 
 
-def _main(argv):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if os.geteuid() != 0:
-        print('migtests-job: run as root (namespaces, private daemons)',
-              file=sys.stderr)
-        return 2
-    if not os.path.isdir(args.zuul_dir):
-        print('migtests-job: %s: no such directory (--zuul-dir)'
-              % args.zuul_dir, file=sys.stderr)
-        return 2
-    drivers = DRIVER_ORDER if args.driver == 'both' else (args.driver,)
+def _main(argv, prog):
     try:
+        args = parse_args(argv, prog)
+        if os.geteuid() != 0:
+            raise command.BadInput('run as root (namespaces, private '
+                                   'daemons)')
+        if not os.path.isdir(args.zuul_dir):
+            raise command.BadInput('%s: no such directory (--zuul-dir)'
+                                   % args.zuul_dir)
+        drivers = DRIVER_ORDER if args.driver == 'both' else (args.driver,)
         suites = upgrade.parse(args.computes)
         profile = upgrade.profile_for(configs.PROFILES[args.profile], suites)
-        results = args.results or os.path.join(
-            lab_module.DEFAULT_ROOT, 'results', args.name)
+        results = os.path.abspath(args.results or os.path.join(
+            'results', args.name))
         cloud = cloud_module.Cloud(args.name, results=results,
                                    volumes=not args.no_volumes,
                                    driver=drivers[0], profile=args.profile,
                                    suites=suites)
-    except LabError as exc:
-        print('migtests-job: %s' % exc, file=sys.stderr)
-        return 2
+    except (command.BadInput, LabError) as exc:
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
     if args.down:
         cloud.down()
-        return _report_leftovers(cloud.leftovers())
+        return _report_leftovers(cloud.leftovers(), prog)
     started = time.monotonic()
     status = 1
     signal.signal(signal.SIGTERM, _interrupted)
@@ -355,9 +355,9 @@ def _main(argv):
             exclude = None if profile.regex else tempestconf.exclusion(
                 variables)
         except (LabError, tempestconf.JobError) as exc:
-            print('migtests-job: %s' % exc, file=sys.stderr)
+            command.error(prog, exc)
             record.finish('the cloud did not come up: %s' % exc, False)
-            return 1
+            return command.EXIT_FAILED
         for note in notes:
             print('tempest.conf: %s' % note)
         if not profile.shipped_defaults:
@@ -385,8 +385,9 @@ def _main(argv):
                 ', '.join('%s (%s)' % (r['fault'], r['driver'])
                           for r in lost)
         record.finish('passed' if status == 0 else 'failed: ' + reason)
-        print('\nmigtests-job: %s -- %s' % (
-            'PASSED' if status == 0 else 'FAILED: ' + reason, '; '.join(
+        print('\n%s: %s -- %s' % (
+            prog, 'PASSED' if status == 0 else 'FAILED: ' + reason,
+            '; '.join(
                 '%s %d passed, %d skipped, %d failed, tempest %.0f s' % (
                     driver, run['totals']['Passed'],
                     run['totals']['Skipped'], run['totals']['Failed'],
@@ -401,7 +402,7 @@ def _main(argv):
             left = cloud.leftovers()
             if left:
                 record.stage(record.data['stage'], left_behind=left)
-            status = max(status, _report_leftovers(left))
+            status = max(status, _report_leftovers(left, prog))
         print('logs and tempest.conf: %s; whole job %.0f s' % (
             cloud.results, time.monotonic() - started))
     return status
@@ -510,12 +511,11 @@ def _figures(timings):
                      if k != 'up' and v >= 1)
 
 
-def _report_leftovers(left):
+def _report_leftovers(left, prog):
     if left:
-        print('migtests-job: left behind: %s' % '; '.join(left),
-              file=sys.stderr)
-        return 1
-    return 0
+        command.error(prog, 'left behind: %s' % '; '.join(left))
+        return command.EXIT_FAILED
+    return command.EXIT_OK
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ import json
 import os
 import re
 
+from migtests import command
 from reference import model
 from reference.model import PLAN_RECORD
 
@@ -232,29 +233,33 @@ def write(comparison, prefix, title=None):
         f.write(markdown(comparison, **({'title': title} if title else {})))
 
 
-def main(argv=None):
-    """python -m migtests.cloud.migrations RESULTS.json OUT: the comparison
-    of a migtests-job run with both drivers, again (OUT.md, OUT.json)."""
-    import sys
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print('usage: python -m migtests.cloud.migrations RESULTS.json OUT',
-              file=sys.stderr)
-        return 2
+def main(argv=None, prog='python -m migtests.cloud.migrations'):
+    """The comparison of a job run with both drivers, written again from
+    its results.json (OUT.md, OUT.json)."""
+    parser = command.Parser(prog=prog, description=main.__doc__)
+    parser.add_argument('results', metavar='RESULTS.json',
+                        help='results.json of a job run with both drivers')
+    parser.add_argument('out', metavar='OUT',
+                        help='where to write OUT.md and OUT.json')
     try:
-        with open(argv[0]) as f:
-            data = json.load(f)
-        comparison = compare(data['runs']['upstream'],
-                             data['runs']['reference'])
-        title = report_title(data['profile'], data['shipped_defaults'])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print('migtests-compare: %s: not the results.json of a migtests-job '
-              'run with both drivers (%s)' % (argv[0], exc), file=sys.stderr)
-        return 2
-    write(comparison, argv[1], title)
+        args = parser.parse_args(argv)
+        try:
+            with open(args.results) as f:
+                data = json.load(f)
+            comparison = compare(data['runs']['upstream'],
+                                 data['runs']['reference'])
+            title = report_title(data['profile'], data['shipped_defaults'])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise command.BadInput(
+                '%s: not the results.json of a job run with both drivers '
+                '(%s)' % (args.results, exc)) from None
+    except command.BadInput as exc:
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
+    write(comparison, args.out, title)
     print('%d test(s), %d differ: %s.md' % (
-        len(comparison['tests']), comparison['differ'], argv[1]))
-    return 0
+        len(comparison['tests']), comparison['differ'], args.out))
+    return command.EXIT_OK
 
 
 if __name__ == '__main__':

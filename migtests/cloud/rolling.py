@@ -20,7 +20,6 @@ report in the matrix's style (migtests.lab.report).
     python -m migtests.cloud.rolling --compare OLD.json NEW.json
 """
 
-import argparse
 import dataclasses
 import json
 import os
@@ -29,8 +28,8 @@ import time
 
 from migtests.cloud import job
 from migtests.cloud import upgrade
+from migtests import command
 from migtests.lab import chroots
-from migtests.lab import matrix_cli
 from migtests.lab import report
 from migtests.lab.system import LabError
 from reference.versions import Version
@@ -80,15 +79,18 @@ def run_all(suites, driver, zuul_dir, output, name='upg'):
             'cloud_up_seconds': run_results.get('cloud_up_seconds')}
         results['seconds'] = round(time.monotonic() - started, 1)
         report.write_reports(results, prefix)
+        if status == command.EXIT_INTERRUPTED:
+            # The pair's cloud was torn down; no further pair starts.
+            raise KeyboardInterrupt
     results['complete'] = True
     report.write_reports(results, prefix)
     return results
 
 
-def main(argv=None):
+def main(argv=None, prog='python -m migtests.cloud.rolling'):
     """tox -e upgrade: every pair of suites, each one cloud."""
-    parser = argparse.ArgumentParser(
-        prog='python -m migtests.cloud.rolling',
+    parser = command.Parser(
+        prog=prog,
         description='The local cloud with its two computes on every pair of '
                     'Debian suites: the rolling-upgrade scenarios, a report '
                     'in the matrix\'s style.')
@@ -97,28 +99,32 @@ def main(argv=None):
     parser.add_argument('--driver', choices=('upstream', 'reference', 'both'),
                         default='both')
     parser.add_argument('--zuul-dir', default='zuul.d')
-    parser.add_argument('--output', default=os.path.join(
-        '/tmp/migtests', 'results', 'upgrade'))
+    parser.add_argument('--output', default=os.path.join('results',
+                                                         'upgrade'),
+                        help='report directory (default: %(default)s, under '
+                        'the working directory)')
     parser.add_argument('--compare', nargs=2, metavar=('OLD', 'NEW'),
                         help='what changed between two results.json')
-    args = parser.parse_args(argv)
-    if args.compare:
-        try:
-            return matrix_cli._compare(*args.compare)
-        except matrix_cli.BadInput as exc:
-            print('rolling: %s' % exc, file=sys.stderr)
-            return 2
     try:
+        args = parser.parse_args(argv)
+        if args.compare:
+            return report.print_changes(*args.compare)
         suites = [s.strip() for s in args.suites.split(',') if s.strip()]
         if len(suites) < 2:
-            raise LabError('--suites: at least two suites')
+            raise command.BadInput('--suites: at least two suites')
         for a, b in upgrade.pairs(suites):
             upgrade.parse('%s,%s' % (a, b))
         suites.sort(key=lambda s: Version.parse(chroots.SUITES[s].qemu))
-    except LabError as exc:
-        print('rolling: %s' % exc, file=sys.stderr)
-        return 2
-    results = run_all(suites, args.driver, args.zuul_dir, args.output)
+    except (command.BadInput, LabError) as exc:
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
+    try:
+        results = run_all(suites, args.driver, args.zuul_dir, args.output)
+    except KeyboardInterrupt:
+        sys.stderr.write('%s: interrupted; the cloud was torn down; what ran '
+                         'is in %s/report.md (marked incomplete)\n'
+                         % (prog, args.output))
+        return command.EXIT_INTERRUPTED
     print('\n' + report.markdown(results))
     print('report: %s; %.0f s in all' % (
         os.path.join(args.output, 'report.html'), results['seconds']))

@@ -12,35 +12,29 @@
 
 """migtests-lab: bring the lab up or down, show it, benchmark it.
 
-    migtests-lab up [--name N] [--hosts N]   start a lab and leave it running
-    migtests-lab status [--name N]           what runs (JSON)
-    migtests-lab down [--name N]             stop everything it started
-    migtests-lab bench [--output FILE]       real-migration figures (own lab)
-    migtests-lab soak [--rounds N] [--seed S]  up and down under random kills
+    migtests lab up [--name N] [--hosts N]   start a lab and leave it running
+    migtests lab status [--name N]           what runs (JSON)
+    migtests lab down [--name N]             stop everything it started
+    migtests lab bench [--output FILE]       real-migration figures (own lab)
+    migtests lab soak [--rounds N] [--seed S]  up and down under random kills
 
 Exit status: 0 done, 1 a lab step failed or soak left something behind
-(one line on stderr), 2 bad input.
+(one line on stderr), 2 bad input, 130 interrupted.
 """
 
-import argparse
 import json
 import os
 import sys
 
+from migtests import command
 from migtests.lab import bench
 from migtests.lab.lab import Lab
 from migtests.lab import soak
 from migtests.lab.system import LabError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write('migtests-lab: error: %s\n' % message)
-        sys.exit(2)
-
-
-def build_parser():
-    parser = _Parser(prog='migtests-lab', description=__doc__.splitlines()[0])
+def build_parser(prog='migtests-lab'):
+    parser = command.Parser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument('command', choices=('up', 'down', 'status', 'bench',
                                             'soak'))
     parser.add_argument('--name', default='lab', help='lab name (up to 6 '
@@ -49,7 +43,8 @@ def build_parser():
                         metavar='2..8', help='libvirt hosts (up)')
     parser.add_argument('--output', default=os.path.join('results',
                                                          'lab-bench.json'),
-                        help='JSON figures (bench)')
+                        help='JSON figures (bench; default: %(default)s, '
+                        'under the working directory)')
     parser.add_argument('--count', type=int, default=10,
                         help='ping-pong migrations (bench)')
     parser.add_argument('--rounds', type=int, default=10, choices=range(
@@ -59,17 +54,20 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if os.geteuid() != 0:
-        sys.stderr.write('migtests-lab: error: the lab needs root (network '
-                         'namespaces, mounts)\n')
-        return 2
+def main(argv=None, prog='migtests-lab'):
+    try:
+        args = build_parser(prog).parse_args(argv)
+        if os.geteuid() != 0:
+            raise command.BadInput('the lab needs root (network namespaces, '
+                                   'mounts)')
+    except command.BadInput as exc:
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
     try:
         if args.command == 'bench':
             print(bench.render(bench.run(args.output, count=args.count)))
             print('figures written to %s' % args.output)
-            return 0
+            return command.EXIT_OK
         if args.command == 'soak':
             rounds = soak.run(args.rounds, args.seed)
             dirty = [r for r in rounds if r.leftovers]
@@ -77,7 +75,7 @@ def main(argv=None):
                 raise LabError('%d of %d rounds left something behind'
                                % (len(dirty), len(rounds)))
             print('%d rounds, nothing left behind' % len(rounds))
-            return 0
+            return command.EXIT_OK
         lab = Lab(args.name, hosts=args.hosts)
         if args.command == 'up':
             lab.up()
@@ -94,14 +92,10 @@ def main(argv=None):
         else:
             print(json.dumps(lab.status(), indent=1))
     except LabError as exc:
-        sys.stderr.write('migtests-lab: error: %s\n' % exc)
-        return 1
+        command.error(prog, exc)
+        return command.EXIT_FAILED
     except KeyboardInterrupt:
-        sys.stderr.write('migtests-lab: interrupted; run "migtests-lab down '
-                         '--name %s" to clean up\n' % args.name)
-        return 1
-    return 0
-
-
-def run():
-    sys.exit(main())
+        sys.stderr.write('%s: interrupted; run "%s down --name %s" to clean '
+                         'up\n' % (prog, prog, args.name))
+        return command.EXIT_INTERRUPTED
+    return command.EXIT_OK

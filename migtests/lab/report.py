@@ -22,6 +22,7 @@ import html
 import json
 import os
 
+from migtests import command
 from migtests.lab import cases
 from migtests.lab import chroots
 
@@ -281,3 +282,30 @@ def compare(old, new):
             changes['fixed'].append(cell)
     changes['gone'] = [before[k] for k in sorted(set(before) - set(after))]
     return changes
+
+
+def load(path):
+    """A results.json of the matrix or the upgrade cloud; BadInput."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        data['cells']
+        return data
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise command.BadInput('%s is not a results.json of the matrix or '
+                               'the upgrade cloud: %s'
+                               % (path, str(exc).splitlines()[0])) from None
+
+
+def print_changes(old_path, new_path):
+    """Print what changed between two results.json, a line a cell; the
+    exit status: 1 if a cell regressed.  BadInput."""
+    changes = compare(load(old_path), load(new_path))
+    for kind in ('regressed', 'fixed', 'new', 'gone'):
+        for cell in changes[kind]:
+            print('%-9s %s -> %s %s: %s %s' % (kind, cell.source,
+                                               cell.destination, cell.case,
+                                               cell.outcome, cell.error))
+    print('%d regressed, %d fixed, %d new, %d gone' % tuple(
+        len(changes[k]) for k in ('regressed', 'fixed', 'new', 'gone')))
+    return 1 if changes['regressed'] else 0

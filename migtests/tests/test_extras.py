@@ -45,9 +45,9 @@ class TestExtras(testtools.TestCase):
                 mock.patch('sys.stderr', stderr):
             exit_ = self.assertRaises(SystemExit, extras.lab)
         self.assertEqual(2, exit_.code)
-        self.assertEqual('migtests-lab: needs the lab extra (not installed: '
-                         'libvirt-python): pip install "migtests[lab]"\n',
-                         stderr.getvalue())
+        self.assertEqual('migtests-lab: error: needs the lab extra (not '
+                         'installed: libvirt-python): pip install '
+                         '"migtests[lab]"\n', stderr.getvalue())
 
     @decorators.idempotent_id('5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c83')
     def test_the_installed_plugin_requires_tempest_not_the_lab(self):
@@ -58,3 +58,51 @@ class TestExtras(testtools.TestCase):
         for name in ('libvirt-python', 'cryptography', 'nova'):
             self.assertNotIn(name, [extras._NAME.match(r).group(1)
                                     for r in base])
+
+    def migtests(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with mock.patch('sys.stdout', out), mock.patch('sys.stderr', err):
+            try:
+                status = extras.main(list(argv))
+            except SystemExit as exc:
+                status = exc.code
+        return status, out.getvalue(), err.getvalue()
+
+    @decorators.idempotent_id('3e5231c7-7db4-4a43-84e6-f5d8dff4cdf0')
+    def test_one_command_dispatches_to_each_part(self):
+        status, out, err = self.migtests('plan', '--libvirt', '9.0.0',
+                                         '--qemu', '7.2', '--disk',
+                                         'vda:local')
+        self.assertEqual((0, ''), (status, err))
+        self.assertIn('VIR_MIGRATE_NON_SHARED_INC', out)
+        status, out, _ = self.migtests('--help')
+        self.assertEqual(0, status)
+        for name in extras.SUBCOMMANDS:
+            self.assertIn('\n  ' + name + ' ', out)
+        with mock.patch.object(extras, 'missing',
+                               lambda extra: ['nova'] * (extra == 'cloud')):
+            status, _, err = self.migtests('job', '--driver', 'both')
+        self.assertEqual(2, status)
+        self.assertEqual('migtests job: error: needs the cloud extra (not '
+                         'installed: nova): pip install '
+                         '"migtests[lab,cloud]"\n', err)
+
+    @decorators.idempotent_id('34fb208d-93e5-4e24-8fc8-5e6081572938')
+    def test_bad_input_is_one_line_and_exit_2(self):
+        for argv, expected in (
+                ((), 'usage: migtests SUBCOMMAND'),
+                (('deploy',), "migtests: error: unknown subcommand 'deploy'"),
+                (('plan', '--libvirt', 'x', '--qemu', '7.2'),
+                 'migtests plan: error: '),
+                (('matrix', '--cases', 'nonesuch'),
+                 'migtests matrix: error: unknown case nonesuch'),
+                (('compare', 'only-one'), 'migtests compare: error: '),
+                (('upgrade', '--suites', 'bookworm'),
+                 'migtests upgrade: error: --suites: at least two')):
+            # Bad input is refused before anything of an extra is used.
+            with mock.patch.object(extras, 'missing', lambda extra: []):
+                status, out, err = self.migtests(*argv)
+            self.assertEqual(2, status, argv)
+            self.assertIn(expected, out + err)
+            if argv:
+                self.assertEqual(1, len(err.splitlines()), err)

@@ -184,19 +184,23 @@ class TestCli(base.TestCase):
         self.assertNotIn('Traceback', err)
 
 
+_SCRIPT = 'import sys; from reference.cli import main; sys.exit(main())'
+
+
 class TestConsoleScript(base.TestCase):
-    """The installed entry point, as a user runs it."""
+    """The installed entry point, as a user runs it (the console script
+    exits with what main returns)."""
 
     def test_runs_as_a_process(self):
         proc = subprocess.run(
-            [sys.executable, '-c', 'from reference.cli import main; main()',
+            [sys.executable, '-c', _SCRIPT,
              *SEED, '--json'], capture_output=True, text=True, timeout=60)
         self.assertEqual(0, proc.returncode, proc.stderr)
         self.assertEqual('migrateToURI3', json.loads(proc.stdout)['api'])
 
     def test_bad_input_has_no_traceback(self):
         proc = subprocess.run(
-            [sys.executable, '-c', 'from reference.cli import main; main()',
+            [sys.executable, '-c', _SCRIPT,
              '--libvirt', 'nine'], capture_output=True, text=True, timeout=60)
         self.assertEqual(2, proc.returncode)
         self.assertNotIn('Traceback', proc.stderr)

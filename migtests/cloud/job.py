@@ -196,6 +196,13 @@ def verdict(returncode, counts, plugin_passed=None, min_passed=0):
     if plugin_passed is not None and plugin_passed < min_passed:
         return 1, 'only %d of the plugin\'s tests passed, the job wants %d' \
             % (plugin_passed, min_passed)
+    if plugin_passed is not None and min_passed and \
+            plugin_passed > min_passed:
+        # The guard is the number of scenarios the job's configuration
+        # runs: a scenario added without raising it would go unguarded.
+        return 1, '%d of the plugin\'s tests passed, more than the job\'s ' \
+            'migtests_min_passed %d: raise it to %d' % (
+                plugin_passed, min_passed, plugin_passed)
     return 0, 'all %d test(s) that ran passed' % counts['Passed']
 
 

@@ -305,6 +305,10 @@ class TestVerdict(base.TestCase):
         self.assertIn("only %d of the plugin's tests passed" % (wanted - 1),
                       reason)
         self.assertEqual(0, job.verdict(0, counts, wanted, wanted)[0])
+        # A scenario added without raising the guard.
+        status, reason = job.verdict(0, counts, wanted + 1, wanted)
+        self.assertEqual(1, status)
+        self.assertIn('raise it to %d' % (wanted + 1), reason)
 
     @decorators.idempotent_id('7a8b9c0d-1e2f-4a3b-4c5d-6e7f80910213')
     def test_bad_usage_is_one_line_and_exit_2(self):

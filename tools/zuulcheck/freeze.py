@@ -44,6 +44,7 @@ import unittest
 
 import yaml
 
+from migtests.cloud import configs
 from tools.zuulcheck import tenant
 
 PIPELINES = ('check', 'gate', 'experimental', 'periodic')
@@ -59,15 +60,6 @@ DEVSTACK_LIBVIRT_WRITES = ('live_migration_uri',)
 EXCLUDED_TESTS = (
     'tempest.api.compute.admin.test_live_migration.LiveMigrationTest.'
     'test_live_migration_with_trunk',)
-# A test each job must select, by its migration profile (the profiles of
-# migtests/cloud/configs.py a job may name).
-PROFILE_TESTS = {
-    'shipped': 'migtests.api.compute.test_live_migration.LiveMigrationTest.'
-               'test_live_migration_there_and_back',
-    'operations': 'migtests.api.compute.test_operations.'
-                  'OperatorActionsTest.test_abort_keeps_the_server_on_its_'
-                  'source',
-}
 # The run playbook that runs tox as root; a tox environment whose
 # description ends "(root)" needs it.
 ROOT_RUN = 'playbooks/tox-root.yaml'
@@ -424,21 +416,34 @@ def _tempest_problems(answers, frozen, inventory):
                      '%s ran with (%s)' % (name, node, OPTION_CHECK))
     regex = frozen.vars.get('tempest_test_regex', '')
     selected = selected_tests(frozen)
-    profile = frozen.vars.get('migtests_profile', 'shipped')
-    wanted = PROFILE_TESTS.get(profile)
-    if wanted is None:
+    plugin = [t for t in selected if t.startswith('migtests.')]
+    name_of = frozen.vars.get('migtests_profile', 'shipped')
+    profile = configs.PROFILES.get(name_of)
+    if profile is None:
         found.append('job %s: migtests_profile %r is none of %s' % (
-            name, profile, ', '.join(sorted(PROFILE_TESTS))))
-    elif wanted not in selected:
-        which = '' if profile == 'shipped' else ' for profile %s' % profile
+            name, name_of, ', '.join(sorted(configs.PROFILES))))
+    elif profile.regex:
+        # The profile's selection and guard, as the local job runs them
+        # (migtests/cloud/configs.py): the job copies them, for Zuul.
+        wanted = [t.split('[')[0] for t in discovered_tests()
+                  if re.search(profile.regex, t)]
+        if not wanted or not set(wanted) <= set(plugin):
+            found.append('job %s: tempest_test_regex %r selects none of the '
+                         'plugin\'s tests for profile %s (its selection: %r)'
+                         % (name, regex, name_of, profile.regex))
+        minimum = int(frozen.vars.get('migtests_min_passed') or 0)
+        if minimum != profile.min_passed:
+            found.append('job %s: migtests_min_passed %d; profile %s wants '
+                         '%d' % (name, minimum, name_of,
+                                 profile.min_passed))
+    elif not plugin:
         found.append('job %s: tempest_test_regex %r selects none of the '
-                     'plugin\'s tests%s' % (name, regex, which))
+                     'plugin\'s tests' % (name, regex))
     for test in EXCLUDED_TESTS:
         if test in selected:
             found.append('job %s: selects %s, which upstream excludes'
                          % (name, test))
     minimum = int(frozen.vars.get('migtests_min_passed') or 0)
-    plugin = [t for t in selected if t.startswith('migtests.')]
     if not minimum:
         found.append('job %s: no migtests_min_passed: a run in which the '
                      'plugin\'s tests all skipped would be green' % name)

@@ -175,7 +175,7 @@ BROKEN = tuple(_one(*case) for case in (
      "      tempest_exclude_regex: '(test_live_migration_with_trunk|"
      "migration_with_config_drive)'\n",
      "      tempest_exclude_regex: '(test_live_migration_with_trunk|"
-     "migration_with_config_drive|there_and_back)'\n",
+     "migration_with_config_drive|migtests)'\n",
      "selects none of the plugin's tests"),
     ('guard-above-the-selection', 'zuul.d/jobs.yaml',
      "      migtests_min_passed: 7\n", "      migtests_min_passed: 16\n",
@@ -214,6 +214,9 @@ BROKEN = tuple(_one(*case) for case in (
      r"tempest_test_regex: '^migtests\.api\.compute\.test_operations\.'",
      r"tempest_test_regex: '^migtests\.api\.compute\.test_live_'",
      "selects none of the plugin's tests for profile operations"),
+    ('profile-guard-not-the-profiles', 'zuul.d/jobs.yaml',
+     "      migtests_min_passed: 5\n", "      migtests_min_passed: 4\n",
+     'migtests_min_passed 4; profile operations wants 5'),
     ('unknown-profile', 'zuul.d/jobs.yaml', 'migtests_profile: operations',
      'migtests_profile: fast', "migtests_profile 'fast' is none of"),
     # Where the model this replaced and Zuul disagreed: Zuul's (and

@@ -96,14 +96,18 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     width = max(map(len, SUBCOMMANDS))
     usage = 'usage: migtests SUBCOMMAND [ARGS] (migtests SUBCOMMAND --help)'
-    if not argv or argv[0] in ('-h', '--help'):
+    if not argv:
+        command.error('migtests', 'a subcommand is needed: %s (migtests '
+                      '--help)' % ', '.join(SUBCOMMANDS))
+        return command.EXIT_BAD_INPUT
+    if argv[0] in ('-h', '--help'):
         print('\n'.join([usage, '', 'subcommands:'] + [
             '  %-*s  %s' % (width, name, about)
             for name, (_, _, about) in SUBCOMMANDS.items()] + [
             '', 'Exit status: 0 done, 1 a run that failed, 2 bad input, 3 a '
             'refused plan, 130 interrupted. Results go under --output '
             '(default: results/ of the working directory).']))
-        return command.EXIT_OK if argv else command.EXIT_BAD_INPUT
+        return command.EXIT_OK
     if argv[0] not in SUBCOMMANDS:
         command.error('migtests', 'unknown subcommand %r: choose from %s'
                       % (argv[0], ', '.join(SUBCOMMANDS)))

@@ -49,6 +49,11 @@ MigtestsGroup = [
                      'shipped defaults). The operator-action scenarios '
                      '(list, abort, force-complete) run only then; '
                      'migtests-job --profile operations sets it.'),
+    cfg.BoolOpt('mixed_computes', default=False,
+                help='Whether the compute hosts run different hypervisor '
+                     'versions (a rolling upgrade under way). The '
+                     'rolling-upgrade scenarios run only then, and fail if '
+                     'os-hypervisors shows every compute on one version.'),
     cfg.StrOpt('abort_on_timeout_host',
                help='A compute host whose live_migration_timeout_action is '
                     'abort, with a completion timeout a slow migration '

@@ -63,6 +63,7 @@ class Cloud:
         self.volumes = volumes
         self.driver = driver
         self.profile = profile
+        self.suites = tuple(suites or ())
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
@@ -296,7 +297,10 @@ def tempest_values(cloud):
         'network': {'region': configs.REGION},
         'validation': {'run_validation': False},
         'migtests': dict(configs.PROFILES[cloud.profile].tempest,
-                         counter_image_ref=facts['image']),
+                         counter_image_ref=facts['image'],
+                         # Computes on different suites: a rolling
+                         # upgrade under way.
+                         mixed_computes=len(set(cloud.suites)) > 1),
     }
     if cloud.volumes:
         values['compute-feature-enabled'].update(

@@ -30,6 +30,7 @@ from migtests.api.compute import test_block_migration
 from migtests.api.compute import test_live_migration
 from migtests.api.compute import test_migration_failure
 from migtests.api.compute import test_operations
+from migtests.api.compute import test_rolling_upgrade
 from migtests import config
 from migtests import plugin
 
@@ -37,6 +38,7 @@ LIVE = test_live_migration.LiveMigrationTest
 BLOCK = test_block_migration.BlockMigrationTest
 FAILURE = test_migration_failure.MigrationFailureTest
 OPERATIONS = test_operations.OperatorActionsTest
+ROLLING = test_rolling_upgrade.RollingUpgradeTest
 
 
 class TestOptions(base.TestCase):
@@ -104,6 +106,12 @@ class TestSkipChecks(base.TestCase):
          'cinder = false'),
         (OPERATIONS, (('migtests', 'slow_migrations', True),
                       ('service_available', 'cinder', True)), None),
+        # The rolling-upgrade scenarios: only where the computes are said to
+        # differ, decided before any credentials are made.
+        (ROLLING, (('compute', 'max_microversion', '2.33'),),
+         'mixed_computes'),
+        (ROLLING, (('compute', 'max_microversion', '2.33'),
+                   ('migtests', 'mixed_computes', True)), None),
     )
     @ddt.unpack
     @decorators.idempotent_id('78d56bb0-676b-4386-b6bb-880e1d2e3369')

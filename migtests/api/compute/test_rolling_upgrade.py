@@ -16,8 +16,9 @@ What Nova users meet while a rolling upgrade is under way: guests are moved
 off a compute before it is upgraded, from the older hypervisor to the newer
 one, and Nova refuses the other direction (its conductor: a destination
 whose hypervisor version is older than the source's).  The computes'
-versions are read from Nova itself (os-hypervisors), so the scenarios run on
-any cloud whose computes differ and skip, saying so, where they do not.
+versions are read from Nova itself (os-hypervisors).  They run where
+``[migtests] mixed_computes`` says the computes differ (skipped otherwise,
+before any credentials are made) and fail if Nova shows one version.
 """
 
 from tempest.common import utils
@@ -46,6 +47,14 @@ class RollingUpgradeTest(base.MigrationTestBase):
     max_microversion = '2.33'
 
     @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.migtests.mixed_computes:
+            raise cls.skipException(
+                '%s: the computes are not said to differ ([migtests] '
+                'mixed_computes)' % cls.__name__)
+
+    @classmethod
     def resource_setup(cls):
         super().resource_setup()
         hypervisors = cls.os_admin.hypervisor_client.list_hypervisors(
@@ -53,10 +62,10 @@ class RollingUpgradeTest(base.MigrationTestBase):
         versions = {h['service']['host']: h['hypervisor_version']
                     for h in hypervisors if h['state'] == 'up'}
         if len(set(versions.values())) < 2:
-            raise cls.skipException(
-                '%s: the cloud is not mixed: every compute runs hypervisor '
-                'version %s' % (cls.__name__, ', '.join(
-                    sorted({str(v) for v in versions.values()}))))
+            raise exceptions.InvalidConfiguration(
+                '[migtests] mixed_computes is set, but every compute runs '
+                'hypervisor version %s' % ', '.join(
+                    sorted({str(v) for v in versions.values()})))
         ordered = sorted(versions, key=versions.get)
         cls.older, cls.newer = ordered[0], ordered[-1]
         cls.versions = versions

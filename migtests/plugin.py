@@ -14,6 +14,7 @@
 
 import os
 
+from tempest import config as tempest_config
 from tempest.test_discover import plugins
 
 from migtests import config
@@ -29,3 +30,14 @@ class MigtestsTempestPlugin(plugins.TempestPlugin):
 
     def get_opt_lists(self):
         return [(group.name, opts) for group, opts in config.list_opts()]
+
+    def get_service_clients(self):
+        """The plugin's own clients, as Tempest's plugin interface
+        registers them (``os_admin.migtests_compute``), with the compute
+        service's settings."""
+        params = tempest_config.service_client_config('compute')
+        params.update(name='migtests_compute',
+                      service_version='migtests_compute',
+                      module_path='migtests.services.live_migrations_client',
+                      client_names=['LiveMigrationsClient'])
+        return [params]

@@ -148,9 +148,14 @@ class TestTempestConf(base.TestCase):
     @decorators.idempotent_id('08f1c2d3-4e5f-4a6b-8c7d-9e0f1a2b3c4d')
     def test_volume_scenarios_enabled_with_the_volume_service(self):
         fake = mock.Mock(site=SITE, volumes=True, profile='shipped', facts={
-            'image': 'i', 'flavor': 'f', 'flavor_alt': 'g'})
+            'image': 'i', 'flavor': 'f', 'flavor_alt': 'g'},
+            suites=('bookworm', 'bookworm'))
         values = cloud.tempest_values(fake)
         self.assertNotIn('slow_migrations', values['migtests'])
+        self.assertFalse(values['migtests']['mixed_computes'])
+        fake.suites = ('bookworm', 'trixie')
+        self.assertTrue(cloud.tempest_values(fake)['migtests'][
+            'mixed_computes'])
         self.assertTrue(values['compute-feature-enabled'][
             'block_migrate_cinder_iscsi'])
         self.assertTrue(values['compute-feature-enabled'][
@@ -226,7 +231,7 @@ class TestServiceConfigs(base.TestCase):
         # tempest.conf says which host does what, for the scenarios.
         fake = mock.Mock(site=SITE, volumes=True, profile='operations',
                          facts={'image': 'i', 'flavor': 'f',
-                                'flavor_alt': 'g'})
+                                'flavor_alt': 'g'}, suites=())
         migtests = cloud.tempest_values(fake)['migtests']
         self.assertTrue(migtests['slow_migrations'])
         self.assertEqual('compute1', migtests['abort_on_timeout_host'])

@@ -23,8 +23,6 @@ bandwidth limit slows it evenly and an abort is answered at once (a
 throttled disk copy takes minutes to cancel, measured on the lab).
 """
 
-import json
-
 from tempest.common import waiters
 from tempest import config
 from tempest.lib.common.utils import test_utils
@@ -56,6 +54,9 @@ class OperatorActionsTest(base.MigrationTestBase):
         super().setup_clients()
         cls.placement_client = cls.os_admin.placement_client
         cls.providers_client = cls.os_admin.resource_providers_client
+        # The plugin's own (migtests.services): abort, force-complete.
+        cls.live_migrations_client = \
+            cls.os_admin.migtests_compute.LiveMigrationsClient()
 
     # --- servers and their migrations --------------------------------------
     def server(self, host=None):
@@ -102,10 +103,9 @@ class OperatorActionsTest(base.MigrationTestBase):
         return source, known, found['migration']
 
     def abort(self, server_id, migration_id):
-        """DELETE /servers/{id}/migrations/{mid} (2.24): 202."""
-        resp, _ = self.admin_servers_client.delete(
-            'servers/%s/migrations/%s' % (server_id, migration_id))
-        self.assertEqual(202, resp.status)
+        """Abort the running migration (2.24)."""
+        self.live_migrations_client.abort_live_migration(server_id,
+                                                         migration_id)
 
     def assert_stayed(self, server_id, source, record, last):
         """The migration ended ``cancelled``; the server is ACTIVE on its
@@ -129,14 +129,10 @@ class OperatorActionsTest(base.MigrationTestBase):
         self.assertEqual([now], self.allocated_on(server_id))
 
     def force_complete(self, server_id, migration_id):
-        """POST /servers/{id}/migrations/{mid}/action force_complete (2.22):
-        202.  Not tempest.lib's force_complete_live_migration: it sends the
-        string 'null', which Nova 34's schema refuses (400 "'null' is not
-        of type 'null'"); the API takes JSON null."""
-        resp, _ = self.admin_servers_client.post(
-            'servers/%s/migrations/%s/action' % (server_id, migration_id),
-            json.dumps({'force_complete': None}))
-        self.assertEqual(202, resp.status)
+        """Force the running migration to complete (2.22); not tempest.lib's
+        client, which sends the string 'null' (migtests.services)."""
+        self.live_migrations_client.force_complete_live_migration(
+            server_id, migration_id)
 
     def reset_if_error(self, server_id):
         """What an operator does to a server that a failed action left in

@@ -17,9 +17,11 @@
     migtests lab down [--name N]             stop everything it started
     migtests lab bench [--output FILE]       real-migration figures (own lab)
     migtests lab soak [--rounds N] [--seed S]  up and down under random kills
+    migtests lab repro FINDING [--suites A,B]  a libvirt/QEMU finding, again
 
-Exit status: 0 done, 1 a lab step failed or soak left something behind
-(one line on stderr), 2 bad input, 130 interrupted.
+Exit status: 0 done (repro: the defect showed), 1 a lab step failed, soak
+left something behind or repro did not show the defect (one line on
+stderr), 2 bad input, 130 interrupted.
 """
 
 import json
@@ -28,7 +30,9 @@ import sys
 
 from migtests import command
 from migtests.lab import bench
+from migtests.lab import chroots
 from migtests.lab.lab import Lab
+from migtests.lab import repro
 from migtests.lab import soak
 from migtests.lab.system import LabError
 
@@ -36,7 +40,11 @@ from migtests.lab.system import LabError
 def build_parser(prog='migtests-lab'):
     parser = command.Parser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument('command', choices=('up', 'down', 'status', 'bench',
-                                            'soak'))
+                                            'soak', 'repro'))
+    parser.add_argument('finding', nargs='?', choices=sorted(repro.REPROS),
+                        help='the finding to reproduce (repro)')
+    parser.add_argument('--suites', metavar='SOURCE,DESTINATION',
+                        help='other suites than the finding\'s (repro)')
     parser.add_argument('--name', default='lab', help='lab name (up to 6 '
                         'letters or digits)')
     parser.add_argument('--hosts', type=int, default=2, choices=range(2, 9),
@@ -57,6 +65,18 @@ def build_parser(prog='migtests-lab'):
 def main(argv=None, prog='migtests-lab'):
     try:
         args = build_parser(prog).parse_args(argv)
+        suites = None
+        if args.command == 'repro':
+            if not args.finding:
+                raise command.BadInput('repro needs a finding: %s'
+                                       % ', '.join(sorted(repro.REPROS)))
+            if args.suites:
+                suites = [s.strip() for s in args.suites.split(',')]
+                unknown = [s for s in suites if s not in chroots.SUITES]
+                if len(suites) != 2 or unknown:
+                    raise command.BadInput(
+                        '--suites takes SOURCE,DESTINATION of %s'
+                        % ', '.join(chroots.SUITES))
         if os.geteuid() != 0:
             raise command.BadInput('the lab needs root (network namespaces, '
                                    'mounts)')
@@ -64,6 +84,9 @@ def main(argv=None, prog='migtests-lab'):
         command.error(prog, exc)
         return command.EXIT_BAD_INPUT
     try:
+        if args.command == 'repro':
+            return command.EXIT_OK if repro.run(args.finding, suites) \
+                else command.EXIT_FAILED
         if args.command == 'bench':
             print(bench.render(bench.run(args.output, count=args.count)))
             print('figures written to %s' % args.output)

@@ -97,6 +97,11 @@ class TestExtras(testtools.TestCase):
                 (('matrix', '--cases', 'nonesuch'),
                  'migtests matrix: error: unknown case nonesuch'),
                 (('compare', 'only-one'), 'migtests compare: error: '),
+                (('lab', 'repro'), 'migtests lab: error: repro needs a '
+                 'finding: tunnelled-tls-kills-libvirtd'),
+                (('lab', 'repro', 'nonesuch'), "invalid choice: 'nonesuch'"),
+                (('lab', 'repro', 'volume-copied-onto-itself', '--suites',
+                  'sid'), '--suites takes SOURCE,DESTINATION'),
                 (('upgrade', '--suites', 'bookworm'),
                  'migtests upgrade: error: --suites: at least two')):
             # Bad input is refused before anything of an extra is used.

@@ -1,0 +1,188 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Findings in libvirt and QEMU, each reproduced from nothing on this
+machine: ``migtests lab repro NAME``.
+
+A lab of two hosts on the finding's Debian suites, a running guest on the
+source, then one libvirt call written out with libvirt-python's own
+constants -- nothing of the reference's planner or act layer -- and the
+evidence printed: libvirt's answer, whether each libvirtd still runs, what
+the daemons logged.  The command exits 0 when the defect showed (and says
+so), 1 when it did not (an upstream fix is news, not a failure to hide),
+2 on bad input.  Each finding's page is doc/source/findings/NAME.md.
+"""
+
+import dataclasses
+import time
+import xml.etree.ElementTree as ElementTree
+
+from migtests.lab import cases
+from migtests.lab import checks
+from migtests.lab.lab import Lab
+from migtests.lab.runner import Runner
+from migtests.lab import virt
+from reference.versions import Version
+
+
+@dataclasses.dataclass(frozen=True)
+class Repro:
+    name: str
+    title: str
+    suites: tuple       # (source, destination)
+    layout: str         # the lab guest (migtests.lab.cases.LAYOUTS)
+    call: object        # (libvirt, context) -> (reproduced, evidence)
+
+
+@dataclasses.dataclass
+class Context:
+    runner: Runner
+    guest: object
+    source: object
+    destination: object
+    domain: object
+
+    @property
+    def uri(self):
+        return 'qemu+tcp://%s/system' % self.destination.address
+
+    def daemons_alive(self):
+        return {host.name: self.runner.lab.daemon(host).alive()
+                for host in (self.source, self.destination)}
+
+
+def _error(exc):
+    return '%s (code %d): %s' % (type(exc).__name__, exc.get_error_code(),
+                                 exc.get_error_message())
+
+
+def _tunnelled_tls(libvirt, ctx):
+    """LIVE | PEER2PEER | TUNNELLED | TLS: libvirt has no TLS inside its
+    tunnel; a daemon dies instead of refusing the call."""
+    flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+             | libvirt.VIR_MIGRATE_TUNNELLED | libvirt.VIR_MIGRATE_TLS)
+    evidence = ['domain.migrateToURI3(%r, {}, %d)  # LIVE|PEER2PEER|'
+                'TUNNELLED|TLS' % (ctx.uri, flags)]
+    try:
+        ctx.domain.migrateToURI3(ctx.uri, {}, flags)
+        evidence.append('libvirt answered: success')
+    except libvirt.libvirtError as exc:
+        evidence.append('libvirt answered: %s' % _error(exc))
+    time.sleep(1)
+    alive = ctx.daemons_alive()
+    evidence += ['libvirtd on %s: %s' % (name, 'running' if up else 'DEAD')
+                 for name, up in alive.items()]
+    return not all(alive.values()), evidence
+
+
+def _volume_copied_onto_itself(libvirt, ctx):
+    """NON_SHARED_INC without a disk list, a shared volume attached: the
+    volume is mirrored onto itself (the destination opens the same
+    storage)."""
+    flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+             | libvirt.VIR_MIGRATE_PERSIST_DEST
+             | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+             | libvirt.VIR_MIGRATE_NON_SHARED_INC)
+    aliases = checks.disk_aliases(ctx.domain)
+    ctx.guest.prepare_root(ctx.destination, pattern=False)
+    log = checks.DaemonLog(ctx.source)
+    evidence = ['domain.migrateToURI3(%r, {}, %d)  # LIVE|PEER2PEER|'
+                'PERSIST_DEST|UNDEFINE_SOURCE|NON_SHARED_INC, no '
+                'migrate_disks; disks %s' % (ctx.uri, flags, aliases)]
+    try:
+        ctx.domain.migrateToURI3(ctx.uri, {}, flags)
+    except libvirt.libvirtError as exc:
+        evidence.append('libvirt answered: %s' % _error(exc))
+        return False, evidence
+    copied = log.copied(aliases)
+    evidence.append('libvirt answered: success; the source mirrored %s '
+                    '(its libvirtd log: drive-mirror / blockdev-mirror)'
+                    % (sorted(copied) or 'nothing'))
+    return cases.VOLUME_DISK in copied, evidence
+
+
+def _virtio_blk_state(libvirt, ctx):
+    """A guest booted on QEMU 10.0 (machine type pc-i440fx-5.2), moved
+    live to QEMU 11.1: the destination cannot load its virtio-blk
+    state."""
+    flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+             | libvirt.VIR_MIGRATE_PERSIST_DEST
+             | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+    qemu_log = checks.DaemonLog(
+        ctx.destination, '/var/log/libvirt/qemu/%s.log' % ctx.guest.name)
+    evidence = ['domain.migrateToURI3(%r, {}, %d)  # LIVE|PEER2PEER|'
+                'PERSIST_DEST|UNDEFINE_SOURCE; machine %s' % (
+                    ctx.uri, flags, _machine(ctx.domain))]
+    try:
+        ctx.domain.migrateToURI3(ctx.uri, {}, flags)
+        evidence.append('libvirt answered: success')
+        return False, evidence
+    except libvirt.libvirtError as exc:
+        evidence.append('libvirt answered: %s' % _error(exc))
+        message = exc.get_error_message()
+    lines = [line for line in qemu_log.since().splitlines()
+             if 'virtio' in line or 'load' in line]
+    evidence += ['destination QEMU log: %s' % line for line in lines[-3:]]
+    return 'Failed to load' in message + '\n'.join(lines), evidence
+
+
+def _machine(domain):
+    node = ElementTree.fromstring(domain.XMLDesc(0)).find('./os/type')
+    return node.get('machine') if node is not None else '?'
+
+
+REPROS = {r.name: r for r in (
+    Repro('tunnelled-tls-kills-libvirtd', 'libvirtd dies on '
+          'VIR_MIGRATE_TUNNELLED | VIR_MIGRATE_TLS', ('trixie', 'trixie'),
+          'volume', _tunnelled_tls),
+    Repro('volume-copied-onto-itself', 'NON_SHARED_INC without a disk list '
+          'copies an attached shared volume onto itself',
+          ('trixie', 'trixie'), 'local+volume', _volume_copied_onto_itself),
+    Repro('virtio-blk-state-10-to-11', 'QEMU 10.0 -> 11.1: the destination '
+          'cannot load the virtio-blk state', ('trixie', 'sid'), 'local',
+          _virtio_blk_state),
+)}
+
+
+def run(name, suites=None, out=print):
+    """Reproduce finding ``name`` on a lab of its suites (or ``suites``);
+    returns whether the defect showed.  The lab is always torn down."""
+    repro = REPROS[name]
+    suites = tuple(suites or repro.suites)
+    out('%s: %s' % (repro.name, repro.title))
+    out('lab: source %s, destination %s' % suites)
+    lab = Lab('repro', hosts=2, suites=list(suites))
+    runner = None
+    try:
+        lab.up()
+        runner = Runner(lab)
+        source, destination = lab.hosts
+        for host in lab.hosts:
+            conn = runner.conn(host)
+            out('%s (%s): libvirt %s, QEMU %s' % (
+                host.name, host.suite or 'this machine',
+                Version.from_libvirt_int(conn.getLibVersion()),
+                Version.from_libvirt_int(conn.getVersion())))
+        guest, source = runner.guest(repro.layout, on=source)
+        guest.wait_counter(source, 0)
+        domain = runner.conn(source).lookupByName(guest.name)
+        reproduced, evidence = repro.call(virt.libvirt(), Context(
+            runner, guest, source, destination, domain))
+        for line in evidence:
+            out('  ' + line)
+        out('REPRODUCED' if reproduced else
+            'NOT REPRODUCED: the defect did not show on these versions')
+        return reproduced
+    finally:
+        if runner is not None:
+            runner.close()
+        lab.down()

@@ -111,9 +111,9 @@ def _volume_copied_onto_itself(libvirt, ctx):
 
 
 def _virtio_blk_state(libvirt, ctx):
-    """A guest booted on QEMU 10.0 (machine type pc-i440fx-5.2), moved
-    live to QEMU 11.1: the destination cannot load its virtio-blk
-    state."""
+    """A guest booted on QEMU 10.0 (machine type pc-i440fx-5.2, its disk
+    a shared volume: no storage copy), moved live to QEMU 11.1: the
+    destination cannot load its virtio-blk state."""
     flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
              | libvirt.VIR_MIGRATE_PERSIST_DEST
              | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
@@ -130,7 +130,8 @@ def _virtio_blk_state(libvirt, ctx):
         evidence.append('libvirt answered: %s' % _error(exc))
         message = exc.get_error_message()
     lines = [line for line in qemu_log.since().splitlines()
-             if 'virtio' in line or 'load' in line]
+             if 'Failed to load' in line or 'error while loading' in line
+             or 'load of migration failed' in line]
     evidence += ['destination QEMU log: %s' % line for line in lines[-3:]]
     return 'Failed to load' in message + '\n'.join(lines), evidence
 
@@ -148,7 +149,7 @@ REPROS = {r.name: r for r in (
           'copies an attached shared volume onto itself',
           ('trixie', 'trixie'), 'local+volume', _volume_copied_onto_itself),
     Repro('virtio-blk-state-10-to-11', 'QEMU 10.0 -> 11.1: the destination '
-          'cannot load the virtio-blk state', ('trixie', 'sid'), 'local',
+          'cannot load the virtio-blk state', ('trixie', 'sid'), 'volume',
           _virtio_blk_state),
 )}
 

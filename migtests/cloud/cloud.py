@@ -24,7 +24,9 @@ Service logs go to the results directory, which outlives the cloud.
 """
 
 import concurrent.futures
+import importlib.util
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -38,6 +40,7 @@ from migtests.cloud import diskimage
 from migtests.cloud import services as control
 from migtests.lab import lab as lab_module
 from migtests.lab.lab import Lab
+from migtests.lab import system
 from migtests.lab.system import LabError
 
 COMPUTES = ('compute1', 'compute2')
@@ -51,7 +54,7 @@ PASTE = {'glance': 'glance/glance-api-paste.ini',
 class Cloud:
     def __init__(self, name='cloud', root=lab_module.DEFAULT_ROOT,
                  results=None, volumes=True, driver='upstream',
-                 profile='shipped', suites=None):
+                 profile='shipped', suites=None, nova_patches=()):
         """``volumes``: run Ceph and Cinder (RBD) as the volume service;
         ``driver``: the computes' driver (configs.DRIVERS), until
         ``switch_driver``; ``profile``: what the computes' nova.conf adds
@@ -64,6 +67,11 @@ class Cloud:
         self.driver = driver
         self.profile = profile
         self.suites = tuple(suites or ())
+        # Patches of Nova (unified diffs, -p1 from Nova's tree) that the
+        # nova-computes run with: an overlay of the installed package,
+        # patched, first on their PYTHONPATH; nothing installed changes.
+        self.nova_patches = tuple(nova_patches)
+        self.compute_env = None
         self.services = [s for s in control.APIS
                          if volumes or s != 'cinder']
         self.ceph = self.ceph_daemons = None
@@ -112,8 +120,11 @@ class Cloud:
             self._step('catalog', self._catalog, 'keystone')
             self.timings['rabbitmq-ready-after'] = self._step(
                 'rabbitmq', control.wait_rabbitmq, ctl, rabbit)
+            if self.nova_patches:
+                self.compute_env = self._step('nova-patches',
+                                              self._patched_nova)
             nova = self._step('nova', control.nova, ctl, site, self.lab,
-                              self.driver)
+                              self.driver, self.compute_env)
             if self.volumes:
                 nova.update(self._step('cinder', control.cinder, ctl, site))
             self._step('computes', ctl.await_ready, 'nova-compute services',
@@ -156,6 +167,20 @@ class Cloud:
     def leftovers(self):
         return self.lab.leftovers()
 
+    def _patched_nova(self):
+        """The environment of nova-computes running Nova with the
+        patches: a copy of the installed nova package, patched."""
+        overlay = os.path.join(self.dir, 'nova-patched')
+        shutil.rmtree(overlay, ignore_errors=True)
+        os.makedirs(overlay)
+        shutil.copytree(nova_package(), os.path.join(overlay, 'nova'),
+                        ignore=shutil.ignore_patterns('__pycache__'))
+        for path in self.nova_patches:
+            with open(path) as f:
+                system.run(['patch', '-p1', '--forward', '--batch', '-d',
+                            overlay], stdin=f)
+        return self.controller.env(PYTHONPATH=overlay)
+
     def switch_driver(self, driver):
         """Restart both nova-computes with ``driver``: stopped by PID, their
         nova.conf rewritten, started again; returns once each has reported
@@ -170,7 +195,7 @@ class Cloud:
         since = int(time.time()) + 1
         time.sleep(max(0.0, since - time.time()))
         computes = control.computes(self.controller, self.site, self.lab,
-                                    driver)
+                                    driver, env=self.compute_env)
         self.controller.await_ready(
             'nova-compute services on the %s driver' % driver,
             lambda: self._catalog('computes', since=since)['pending'],
@@ -324,3 +349,31 @@ def services(volumes=True):
     found['cinder'] = None if volumes else (
         'the volume service is off (migtests-job --no-volumes)')
     return found
+
+
+def nova_package():
+    """The directory of the nova package this venv has installed."""
+    spec = importlib.util.find_spec('nova')
+    if spec is None or not spec.submodule_search_locations:
+        raise LabError('nova is not installed here (the cloud extra)')
+    return list(spec.submodule_search_locations)[0]
+
+
+def check_nova_patch(path):
+    """That ``path`` patches Nova's tree only (nova/, its release notes)
+    and applies to the installed Nova (-p1); LabError."""
+    try:
+        with open(path) as f:
+            touched = re.findall(r'^\+\+\+ b/(\S+)', f.read(), re.M)
+        other = [t for t in touched
+                 if not t.startswith(('nova/', 'releasenotes/'))]
+        if not touched or other:
+            raise LabError('patches %s, not Nova\'s tree'
+                           % (', '.join(other) or 'no file'))
+        with open(path) as f:
+            system.run(['patch', '-p1', '--dry-run', '--forward', '--batch',
+                        '-d', os.path.dirname(nova_package())], stdin=f)
+    except (OSError, LabError) as exc:
+        raise LabError('--nova-patch %s does not apply to the installed '
+                       'Nova: %s' % (path, ' '.join(str(exc).split())[:200])
+                       ) from None

@@ -21,6 +21,7 @@ come up, or anything left running afterwards; 2 on bad usage; 130
 interrupted (the cloud torn down).
 """
 
+import hashlib
 import json
 import os
 import signal
@@ -180,6 +181,11 @@ def parse_args(argv, prog='migtests-job'):
                              'down with --down)')
     parser.add_argument('--down', action='store_true',
                         help='only tear a kept cloud down')
+    parser.add_argument('--nova-patch', action='append', default=[],
+                        metavar='FILE',
+                        help='run the nova-computes with Nova patched (a '
+                             'unified diff, -p1 from Nova\'s tree, checked '
+                             'to apply first; repeat); said in the results')
     return parser.parse_args(argv)
 
 
@@ -331,10 +337,13 @@ def _main(argv, prog):
         profile = upgrade.profile_for(configs.PROFILES[args.profile], suites)
         results = os.path.abspath(args.results or os.path.join(
             'results', args.name))
+        patches = [os.path.abspath(p) for p in args.nova_patch]
+        for path in patches:
+            cloud_module.check_nova_patch(path)
         cloud = cloud_module.Cloud(args.name, results=results,
                                    volumes=not args.no_volumes,
                                    driver=drivers[0], profile=args.profile,
-                                   suites=suites)
+                                   suites=suites, nova_patches=patches)
     except (command.BadInput, LabError) as exc:
         command.error(prog, exc)
         return command.EXIT_BAD_INPUT
@@ -347,6 +356,12 @@ def _main(argv, prog):
     record = Record(os.path.join(cloud.results, 'results.json'), args.job,
                     drivers, args.profile)
     record.data['computes'] = list(suites)
+    if patches:
+        record.data['nova_patches'] = [{
+            'file': os.path.basename(p), 'sha256': _sha256(p)}
+            for p in patches]
+        print('nova-compute runs Nova with %s' % ', '.join(
+            os.path.basename(p) for p in patches))
     if upgrade.mixed(suites):
         print('a mixed cloud: %s' % upgrade.describe(suites))
     try:
@@ -516,6 +531,11 @@ def judge(outcomes, record, results, profile):
 def _figures(timings):
     return ', '.join('%s %.0f s' % (k, v) for k, v in timings.items()
                      if k != 'up' and v >= 1)
+
+
+def _sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _report_leftovers(left, prog):

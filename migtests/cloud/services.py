@@ -189,7 +189,7 @@ def apis(ctl, site, services, ready):
                     {s + '-api': r for s, r in recorded.items()})
 
 
-def nova(ctl, site, lab, driver='upstream'):
+def nova(ctl, site, lab, driver='upstream', compute_env=None):
     """nova-conductor and nova-scheduler here, a nova-compute beside each
     lab host's libvirtd, with ``driver`` (configs.DRIVERS); returns the
     recorded processes by name."""
@@ -198,7 +198,7 @@ def nova(ctl, site, lab, driver='upstream'):
     for binary in ('nova-conductor', 'nova-scheduler'):
         started[binary] = ctl.service(
             binary, [ctl.bin(binary), '--config-file', conf])
-    started.update(computes(ctl, site, lab, driver))
+    started.update(computes(ctl, site, lab, driver, env=compute_env))
     return started
 
 
@@ -208,10 +208,11 @@ def compute_name(compute, driver):
     return 'nova-compute-%s-%s' % (driver, compute.name)
 
 
-def computes(ctl, site, lab, driver, only=None):
+def computes(ctl, site, lab, driver, only=None, env=None):
     """A nova-compute beside each lab host's libvirtd (``only``: that
     compute's), with ``driver``; each records the migration calls it makes
-    (migrations.py)."""
+    (migrations.py); ``env``: their environment (Nova patched, see
+    cloud.Cloud.nova_patches), else the controller's."""
     started = {}
     for host, compute in zip(lab.hosts, site.computes):
         if only is not None and compute.name != only:
@@ -224,7 +225,7 @@ def computes(ctl, site, lab, driver, only=None):
             ctl.bin('python3'), driver, os.path.join(
                 ctl.logs, 'migrations-%s-%s.jsonl' % (driver, compute.name)),
             os.path.join(site.etc('nova'), '%s.conf' % compute.name)),
-            host=host)
+            host=host, env=env)
     return started
 
 

@@ -31,6 +31,7 @@ from migtests.cloud import configs
 from migtests.cloud import job
 from migtests.cloud import migrations
 from migtests.cloud import tempestconf
+from migtests.lab.system import LabError
 from reference.model import MigrationRefused
 
 ZUUL_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'zuul.d')
@@ -514,3 +515,17 @@ class TestRestartedCompute(base.TestCase):
         self.assertFalse(catalog._reported_since(
             '2026-11-18T11:06:39.000000', since))
         self.assertFalse(catalog._reported_since(None, since))
+
+
+class TestNovaPatch(base.TestCase):
+    @decorators.idempotent_id('9c904a5c-2927-4610-adb6-54fb2e93c625')
+    def test_a_patch_of_another_tree_is_refused_before_anything(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(directory, 'x.patch')
+        for text, expected in (
+                ('+++ b/tempest/lib/x.py\n', 'patches tempest/lib/x.py'),
+                ('no diff at all\n', 'patches no file')):
+            with open(path, 'w') as f:
+                f.write(text)
+            exc = self.assertRaises(LabError, cloud.check_nova_patch, path)
+            self.assertIn(expected, str(exc))

@@ -177,25 +177,23 @@ class TestDiskSelection(base.TestCase):
         self.assertIn(flag, result.flags)
         self.assertEqual(['vda'], result.params['migrate_disks'])
 
-    @ddt.data(('8.7.0', '9.0.0'), ('9.0.0', '8.7.2'), ('8.7.0', '8.7.0'))
+    @ddt.data(
+        # source, destination, their QEMU, the broken release, its fix
+        ('8.7.0', '9.0.0', '7.1', '8.7.0', '8.8.0'),
+        ('9.0.0', '8.7.2', '7.1', '8.7.2', '8.8.0'),
+        ('8.7.0', '8.7.0', '7.1', '8.7.0', '8.8.0'),
+        ('5.10.0', '6.0.0', '4.2', '5.10.0', '6.0.0'),
+        ('6.0.0', '5.10.0', '4.2', '5.10.0', '6.0.0'))
     @ddt.unpack
-    def test_libvirt_8_7_storage_copy_is_refused(self, src, dst):
+    def test_a_broken_storage_copy_is_refused(self, src, dst, qemu, broken,
+                                              fixed):
         exc = self.assertRefused('storage-copy-broken', plan,
-                                 source=host(src, '7.1'),
-                                 destination=host(dst, '7.1'),
+                                 source=host(src, qemu),
+                                 destination=host(dst, qemu),
                                  req=request('vda:local'))
-        self.assertIn('would lose the local disks vda', exc.message)
-        self.assertIn('8.8.0', exc.message)
-
-    @ddt.data(('5.10.0', '6.0.0'), ('6.0.0', '5.10.0'))
-    @ddt.unpack
-    def test_libvirt_5_10_storage_copy_over_nbd_is_refused(self, src, dst):
-        exc = self.assertRefused('storage-copy-broken', plan,
-                                 source=host(src, '4.2'),
-                                 destination=host(dst, '4.2'),
-                                 req=request('vda:local'))
-        self.assertIn('libvirt 5.10.0', exc.message)
-        self.assertIn('upgrade libvirt to 6.0.0', exc.message)
+        self.assertIn('would lose the local disks vda: libvirt %s' % broken,
+                      exc.message)
+        self.assertIn('upgrade libvirt to %s' % fixed, exc.message)
 
     @ddt.data('5.9.0', '6.0.0')
     def test_just_outside_5_10_the_disks_are_copied(self, libvirt):

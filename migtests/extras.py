@@ -84,9 +84,9 @@ SUBCOMMANDS = {
 }
 
 
-def _dispatch(name, argv):
+def _dispatch(name, argv, prog=None):
     extras, module, _ = SUBCOMMANDS[name]
-    prog = 'migtests %s' % name
+    prog = prog or 'migtests %s' % name
     require(prog, *extras)
     return importlib.import_module(module).main(argv, prog)
 
@@ -129,7 +129,4 @@ def job():
 
 
 def _legacy(name):
-    extras, module, _ = SUBCOMMANDS[name]
-    prog = 'migtests-%s' % name
-    require(prog, *extras)
-    return importlib.import_module(module).main(sys.argv[1:], prog)
+    return _dispatch(name, sys.argv[1:], 'migtests-%s' % name)

@@ -38,6 +38,7 @@ from migtests.cloud.controller import CloudError
 from migtests.cloud.controller import Controller
 from migtests.cloud import diskimage
 from migtests.cloud import services as control
+from migtests.cloud import upgrade
 from migtests.lab import lab as lab_module
 from migtests.lab.lab import Lab
 from migtests.lab import system
@@ -325,7 +326,7 @@ def tempest_values(cloud):
                          counter_image_ref=facts['image'],
                          # Computes on different suites: a rolling
                          # upgrade under way.
-                         mixed_computes=len(set(cloud.suites)) > 1),
+                         mixed_computes=upgrade.mixed(cloud.suites)),
     }
     if cloud.volumes:
         values['compute-feature-enabled'].update(
@@ -364,15 +365,15 @@ def check_nova_patch(path):
     and applies to the installed Nova (-p1); LabError."""
     try:
         with open(path) as f:
-            touched = re.findall(r'^\+\+\+ b/(\S+)', f.read(), re.M)
+            text = f.read()
+        touched = re.findall(r'^\+\+\+ b/(\S+)', text, re.M)
         other = [t for t in touched
                  if not t.startswith(('nova/', 'releasenotes/'))]
         if not touched or other:
             raise LabError('patches %s, not Nova\'s tree'
                            % (', '.join(other) or 'no file'))
-        with open(path) as f:
-            system.run(['patch', '-p1', '--dry-run', '--forward', '--batch',
-                        '-d', os.path.dirname(nova_package())], stdin=f)
+        system.run(['patch', '-p1', '--dry-run', '--forward', '--batch',
+                    '-d', os.path.dirname(nova_package())], input=text)
     except (OSError, LabError) as exc:
         raise LabError('--nova-patch %s does not apply to the installed '
                        'Nova: %s' % (path, ' '.join(str(exc).split())[:200])

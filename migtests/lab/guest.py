@@ -37,6 +37,7 @@ MACHINE = 'pc-i440fx-5.2'
 ROOT_SIZE = '64M'
 ROOT_PATTERN, VOLUME_PATTERN, CONFIG_PATTERN = 0x5a, 0xa5, 0x3c
 CONFIG_SIZE = 4 * 1024 * 1024
+_CONFIG_BYTES = bytes([CONFIG_PATTERN]) * CONFIG_SIZE
 PATTERN_BYTES = 4 * 1024 * 1024
 _DOMAIN = '''<domain type='qemu'>
   <name>%(name)s</name>
@@ -144,12 +145,11 @@ class Guest:
         instance's host."""
         path = self.config_path(host)
         with open(path, 'wb') as f:
-            f.write(bytes([CONFIG_PATTERN]) * CONFIG_SIZE)
+            f.write(_CONFIG_BYTES)
 
     def config_sha256(self):
         """The checksum of the config drive the guest booted with."""
-        return hashlib.sha256(bytes([CONFIG_PATTERN]) * CONFIG_SIZE
-                              ).hexdigest()
+        return hashlib.sha256(_CONFIG_BYTES).hexdigest()
 
     def config_seen(self, host, timeout=30):
         """The checksum of its config drive the guest on ``host`` printed
@@ -165,7 +165,7 @@ class Guest:
     def config_intact(self, host):
         try:
             with open(self.config_path(host), 'rb') as f:
-                return f.read() == bytes([CONFIG_PATTERN]) * CONFIG_SIZE
+                return f.read() == _CONFIG_BYTES
         except FileNotFoundError:
             return False
 

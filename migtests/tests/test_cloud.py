@@ -22,9 +22,9 @@ import tempfile
 from unittest import mock
 
 import fixtures
+from oslotest import base
 import subunit
 from tempest.lib import decorators
-from tempest.tests import base
 
 from migtests.cloud import cloud
 from migtests.cloud import configs
@@ -50,7 +50,7 @@ def parse(text):
     return parser
 
 
-class TestJobDefinition(base.TestCase):
+class TestJobDefinition(base.BaseTestCase):
     """The local run reads the gate job's selection and settings."""
 
     def setUp(self):
@@ -110,7 +110,7 @@ class TestJobDefinition(base.TestCase):
         self.assertNotIn('\n', str(error))
 
 
-class TestTempestConf(base.TestCase):
+class TestTempestConf(base.BaseTestCase):
     @decorators.idempotent_id('d2b8a0c6-3a0f-4e8b-a2f5-3c5b1e0f9d77')
     def test_missing_service_turned_off_with_its_reason(self):
         job_settings = {'service_available': {'cinder': True},
@@ -168,7 +168,7 @@ class TestTempestConf(base.TestCase):
                          values['compute-feature-enabled'])
 
 
-class TestServiceConfigs(base.TestCase):
+class TestServiceConfigs(base.BaseTestCase):
     @decorators.idempotent_id('1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d')
     def test_computes_use_nova_defaults_for_migration(self):
         for compute in SITE.computes:
@@ -285,7 +285,7 @@ class TestServiceConfigs(base.TestCase):
             'service_plugins'])
 
 
-class TestVerdict(base.TestCase):
+class TestVerdict(base.BaseTestCase):
     COUNTS = {'Passed': 3, 'Skipped': 2, 'Failed': 0}
 
     @decorators.idempotent_id('6f7a8b9c-0d1e-4f2a-3b4c-5d6e7f809102')
@@ -330,7 +330,7 @@ class TestVerdict(base.TestCase):
         self.assertEqual(1, len(stderr.getvalue().splitlines()))
 
 
-class TestJobRecord(base.TestCase):
+class TestJobRecord(base.BaseTestCase):
     """results.json of the job says what ran, test by test, as it runs,
     read from Tempest's own subunit stream."""
 
@@ -441,7 +441,7 @@ class TestJobRecord(base.TestCase):
                              written()['verdict'])
 
 
-class TestBothDrivers(base.TestCase):
+class TestBothDrivers(base.BaseTestCase):
     """The job's verdict with both drivers: the reference may fail a test
     only by refusing, with its reason, on a profile that is not Nova's
     shipped defaults."""
@@ -505,7 +505,7 @@ class TestBothDrivers(base.TestCase):
                          self.judge((0, 'all passed'), False, 'shipped'))
 
 
-class TestRestartedCompute(base.TestCase):
+class TestRestartedCompute(base.BaseTestCase):
     @decorators.idempotent_id('5b6c7d8e-9f0a-4b1c-2d3e-4f5a6b7c8d9e')
     def test_reported_since_reads_nova_utc_time(self):
         from migtests.cloud import catalog
@@ -517,7 +517,7 @@ class TestRestartedCompute(base.TestCase):
         self.assertFalse(catalog._reported_since(None, since))
 
 
-class TestNovaPatch(base.TestCase):
+class TestNovaPatch(base.BaseTestCase):
     @decorators.idempotent_id('9c904a5c-2927-4610-adb6-54fb2e93c625')
     def test_a_patch_of_another_tree_is_refused_before_anything(self):
         directory = self.useFixture(fixtures.TempDir()).path

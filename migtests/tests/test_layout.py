@@ -107,11 +107,12 @@ class TestLayout(testtools.TestCase):
 
     @decorators.idempotent_id('8d2e9a0c-5b3f-4e4a-9c7d-0f9a8b7c6d53')
     def test_each_layer_imports_only_those_below(self):
-        plugin = ('migtests.api', 'migtests.config', 'migtests.plugin')
+        plugin = ('migtests.api', 'migtests.common', 'migtests.config',
+                  'migtests.plugin', 'migtests.services')
         forbidden = {
             'reference': ('migtests',),
-            'migtests.lab': ('migtests.cloud', 'migtests.api'),
-            'migtests.cloud': ('migtests.api',),
+            'migtests.lab': ('migtests.cloud',) + plugin,
+            'migtests.cloud': plugin,
         }
         forbidden.update({p: ('migtests.lab', 'migtests.cloud', 'reference')
                           for p in plugin})

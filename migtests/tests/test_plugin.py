@@ -10,8 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The plugin: options, registration, skip checks, what Tempest lists."""
+"""The plugin: options, registration, skip checks, waiters, the Tempest
+interfaces it uses, what Tempest lists."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -20,17 +22,22 @@ import unittest
 from unittest import mock
 
 import ddt
+import fixtures
 from oslo_config import cfg
+from oslotest import base
 from tempest import config as tempest_config
 from tempest.lib import decorators
-from tempest.tests import base
-from tempest.tests import fake_config
+from tempest.lib import exceptions
+from tempest import test as tempest_test
 
+from migtests.api.compute import base as migtests_base
 from migtests.api.compute import test_block_migration
 from migtests.api.compute import test_live_migration
 from migtests.api.compute import test_migration_failure
 from migtests.api.compute import test_operations
 from migtests.api.compute import test_rolling_upgrade
+from migtests.common import utils
+from migtests.common import waiters
 from migtests import config
 from migtests import plugin
 
@@ -40,8 +47,61 @@ FAILURE = test_migration_failure.MigrationFailureTest
 OPERATIONS = test_operations.OperatorActionsTest
 ROLLING = test_rolling_upgrade.RollingUpgradeTest
 
+# Tempest's interfaces for plugins (doc/source/plugins/plugin.rst, "Stable
+# Tempest APIs plugins may use", Tempest fa340b1f5).
+STABLE = ('tempest.lib', 'tempest.config', 'tempest.test_discover.plugins',
+          'tempest.common.credentials_factory', 'tempest.common.compute',
+          'tempest.common.identity', 'tempest.common.image',
+          'tempest.common.object_storage', 'tempest.clients', 'tempest.test',
+          'tempest.scenario.manager')
 
-class TestOptions(base.TestCase):
+
+class _Groups:
+    """Groups by attribute name, as tempest.config.CONF gives them
+    (compute_feature_enabled for [compute-feature-enabled])."""
+
+    def __init__(self, conf):
+        self._conf = conf
+
+    def __getattr__(self, name):
+        for group in (name, name.replace('_', '-')):
+            if group in self._conf:
+                return self._conf[group]
+        raise AttributeError(name)
+
+
+class TempestConf(fixtures.Fixture):
+    """A fresh configuration with Tempest's options and the plugin's (what
+    oslo-config-generator reads: tempest.config.list_opts), no file read,
+    in place of tempest.config.CONF in the plugin's modules.  Tempest's own
+    class checks (credentials available) are Tempest's to test: left out.
+    """
+
+    MODULES = (migtests_base, test_block_migration, test_live_migration,
+               test_operations, test_rolling_upgrade, utils, waiters)
+
+    def _setUp(self):
+        self.conf = cfg.ConfigOpts()
+        for group, opts in (tempest_config.list_opts()
+                            + config.list_opts()):
+            # By name: a group object would be shared with every other
+            # configuration it is registered in, and so its overrides.
+            name = getattr(group, 'name', group)
+            self.conf.register_opts(
+                opts, group=None if name == 'DEFAULT' else name)
+        self.conf([], default_config_files=[])
+        for module in self.MODULES:
+            self.useFixture(fixtures.MockPatchObject(
+                module, 'CONF', _Groups(self.conf)))
+        self.useFixture(fixtures.MockPatchObject(
+            tempest_test.BaseTestCase, 'skip_checks',
+            classmethod(lambda cls: None)))
+
+    def set(self, group, name, value):
+        self.conf.set_override(name, value, group)
+
+
+class TestOptions(base.BaseTestCase):
     @decorators.idempotent_id('6ab8ba38-e967-4326-b2fe-da04cde2a9c1')
     def test_register_on_a_fresh_conf(self):
         conf = cfg.ConfigOpts()
@@ -71,19 +131,17 @@ class TestOptions(base.TestCase):
 
 
 @ddt.ddt
-class TestSkipChecks(base.TestCase):
+class TestSkipChecks(base.BaseTestCase):
     def setUp(self):
         super().setUp()
-        self.useFixture(fake_config.ConfigFixture())
-        self.patchobject(tempest_config, 'TempestConfigPrivate',
-                         fake_config.FakePrivate)
+        self.conf = self.useFixture(TempestConf())
         for group, name, value in (
                 ('compute-feature-enabled', 'live_migration', True),
                 ('compute-feature-enabled',
                  'block_migration_for_live_migration', True),
                 ('compute', 'min_compute_nodes', 2),
                 ('compute', 'max_microversion', 'latest')):
-            cfg.CONF.set_default(name, value, group)
+            self.conf.set(group, name, value)
 
     @ddt.data(
         (LIVE, (), None),
@@ -98,6 +156,9 @@ class TestSkipChecks(base.TestCase):
                   'block_migration_for_live_migration', False),),
          'block_migration_for_live_migration'),
         (LIVE, (('compute', 'max_microversion', '2.24'),), '2.25'),
+        (LIVE, (('service_available', 'nova', False),), 'nova = false'),
+        (BLOCK, (('service_available', 'neutron', False),),
+         'neutron = false'),
         # Operator actions: only on a cloud set up for slow migrations,
         # with volume-backed servers.
         (OPERATIONS, (), 'slow_migrations'),
@@ -117,7 +178,7 @@ class TestSkipChecks(base.TestCase):
     @decorators.idempotent_id('78d56bb0-676b-4386-b6bb-880e1d2e3369')
     def test_skip_checks(self, test_class, overrides, reason):
         for group, name, value in overrides:
-            cfg.CONF.set_default(name, value, group)
+            self.conf.set(group, name, value)
         if reason is None:
             test_class.skip_checks()
             return
@@ -130,11 +191,11 @@ class TestSkipChecks(base.TestCase):
         exc = self.assertRaises(unittest.SkipTest,
                                 LIVE.skip_without_counter_image, case)
         self.assertIn('counter_image_ref', str(exc))
-        cfg.CONF.set_default('counter_image_ref', 'image-id', 'migtests')
+        self.conf.set('migtests', 'counter_image_ref', 'image-id')
         LIVE.skip_without_counter_image(case)
 
 
-class TestTempestListing(base.TestCase):
+class TestTempestListing(base.BaseTestCase):
     """tempest run --list-tests shows the plugin's tests, nothing else."""
 
     @decorators.idempotent_id('6138d32f-3e9a-45cf-930a-6fd9e36f4f11')
@@ -168,9 +229,159 @@ class TestTempestListing(base.TestCase):
         self.assertEqual(sorted(_ids(suite)), sorted(listed))
 
 
+def load_tests(loader, tests, pattern):
+    """This module's tests only: the scenario classes imported above are
+    Tempest's to run against a cloud, not unit tests."""
+    return unittest.TestSuite(
+        test for test in _flat(tests) if type(test).__module__ == __name__)
+
+
+def _flat(suite):
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _flat(test)
+        else:
+            yield test
+
+
+def _imported(node):
+    """What an import statement imports, by its full name (``from a
+    import b``: a.b, a module or a name in a)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return ['%s.%s' % (node.module, alias.name) for alias in node.names]
+    return []
+
+
 def _ids(suite):
     for test in suite:
         if isinstance(test, unittest.TestSuite):
             yield from _ids(test)
         else:
             yield test.id().split('[')[0]
+
+
+class FakeServers:
+    """A servers client answering from a script of states (then 404)."""
+
+    def __init__(self, *states):
+        self.states = list(states)
+
+    def show_server(self, server_id):
+        if not self.states:
+            raise exceptions.NotFound(server_id)
+        status, task, fault = self.states.pop(0) if len(
+            self.states) > 1 else self.states[0]
+        server = {'status': status, 'OS-EXT-STS:task_state': task}
+        if fault:
+            server['fault'] = {'message': fault}
+        return {'server': server}
+
+
+class FakeVolumes:
+    def __init__(self, *states):
+        self.states = list(states)
+
+    def show_volume(self, volume_id):
+        status = self.states.pop(0) if len(self.states) > 1 else \
+            self.states[0]
+        return {'volume': {'status': status}}
+
+
+class TestWaiters(base.BaseTestCase):
+    def setUp(self):
+        super().setUp()
+        conf = self.useFixture(TempestConf())
+        for group in ('compute', 'volume'):
+            conf.set(group, 'build_interval', 0)
+            conf.set(group, 'build_timeout', 1)
+
+    @decorators.idempotent_id('0a195408-a8ee-4d94-a336-f3ec6e4739b7')
+    def test_waits_for_the_task_to_end(self):
+        client = FakeServers(('ACTIVE', 'migrating', None),
+                             ('ACTIVE', None, None))
+        seen = waiters.wait_for_server_status(client, 'id', 'ACTIVE')
+        self.assertEqual([('ACTIVE', None, None)], client.states)
+        self.assertIsNone(seen['OS-EXT-STS:task_state'])
+
+    @decorators.idempotent_id('947b68a2-af39-4778-bda3-e160e574b38d')
+    def test_error_stops_the_wait_with_the_fault(self):
+        client = FakeServers(('ERROR', None, 'operation aborted'))
+        error = self.assertRaises(waiters.ServerError,
+                                  waiters.wait_for_server_status,
+                                  client, 'id', 'ACTIVE')
+        self.assertIn('operation aborted', str(error))
+
+    @decorators.idempotent_id('d8773cb5-1948-4b91-a1c0-716cea134640')
+    def test_timeout_says_what_it_saw_last(self):
+        client = FakeServers(('ACTIVE', 'migrating', None))
+        error = self.assertRaises(exceptions.TimeoutException,
+                                  waiters.wait_for_server_status,
+                                  client, 'id', 'ACTIVE')
+        self.assertIn("'migrating'", str(error))
+
+    @decorators.idempotent_id('5e21f76d-de73-4648-b3e7-d6c732dc5ea8')
+    def test_deletion_ends_at_not_found_whatever_the_state(self):
+        waiters.wait_for_server_deletion(FakeServers(), 'id')
+        client = FakeServers(('ERROR', None, None))
+        self.assertRaises(exceptions.TimeoutException,
+                          waiters.wait_for_server_deletion, client, 'id')
+
+    @decorators.idempotent_id('50229399-d0a2-4ed7-8e12-898c82c0f3cb')
+    def test_volume_error_stops_the_wait(self):
+        waiters.wait_for_volume_status(
+            FakeVolumes('attaching', 'in-use'), 'id', 'in-use')
+        error = self.assertRaises(
+            waiters.VolumeError, waiters.wait_for_volume_status,
+            FakeVolumes('creating', 'error'), 'id', 'available')
+        self.assertIn('went to error', str(error))
+
+
+class TestServices(base.BaseTestCase):
+    @decorators.idempotent_id('d61ec391-6ad3-4e01-a0dc-0db1e615f22f')
+    def test_tags_and_skips(self):
+        conf = self.useFixture(TempestConf())
+
+        class Case(unittest.TestCase):
+            @utils.services('volume')
+            def test_it(self):
+                return 'ran'
+        self.assertEqual({'volume'},
+                         set(getattr(Case.test_it, '__testtools_attrs')))
+        conf.set('service_available', 'cinder', True)
+        self.assertEqual('ran', Case('test_it').test_it())
+        conf.set('service_available', 'cinder', False)
+        error = self.assertRaises(unittest.SkipTest, Case('test_it').test_it)
+        self.assertIn('[service_available] cinder = false', str(error))
+
+    @decorators.idempotent_id('364319ca-b5d9-41f3-973c-cecfe2a23546')
+    def test_unknown_tag_is_refused_at_import(self):
+        self.assertRaises(ValueError, utils.services, 'volumes')
+
+
+class TestTempestInterfaces(base.BaseTestCase):
+    """The plugin imports from Tempest only what Tempest offers plugins."""
+
+    @decorators.idempotent_id('531dd6f3-c66d-454d-a24b-b93a50f63e2c')
+    def test_only_stable_interfaces(self):
+        package = os.path.dirname(plugin.__file__)
+        used = {}
+        for folder, _, files in os.walk(package):
+            for name in files:
+                if not name.endswith('.py'):
+                    continue
+                path = os.path.join(folder, name)
+                with open(path) as source:
+                    tree = ast.parse(source.read(), path)
+                for node in ast.walk(tree):
+                    for module in _imported(node):
+                        if module.split('.')[0] == 'tempest':
+                            used.setdefault(module, set()).add(
+                                os.path.relpath(path, package))
+        self.assertIn('tempest.test', used)
+        unstable = {module: sorted(where) for module, where in used.items()
+                    if not any(module == stable
+                               or module.startswith(stable + '.')
+                               for stable in STABLE)}
+        self.assertEqual({}, unstable)

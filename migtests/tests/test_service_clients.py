@@ -34,7 +34,8 @@ class TestLiveMigrationsClient(testtools.TestCase):
         if 'migtests' not in registry.get_service_clients():
             with mock.patch.object(plugin.tempest_config,
                                    'service_client_config',
-                                   return_value={'region': 'RegionOne'}):
+                                   return_value={'service': 'compute',
+                                                 'region': 'RegionOne'}):
                 registry.register_service_client(
                     'migtests',
                     plugin.MigtestsTempestPlugin().get_service_clients())

@@ -10,14 +10,24 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Helpers every migtests scenario uses: migrate, wait, read the console."""
+"""The base every migtests scenario stands on: two compute hosts, an admin
+to place and move servers, block_migration 'auto' (2.25).
 
-from tempest.api.compute import base
-from tempest.common import waiters
+Built on the interfaces Tempest offers plugins only (tempest.test,
+tempest.common.compute, tempest.config, tempest.lib: Tempest's
+doc/source/plugins/plugin.rst) -- not on tempest.api.compute.base, whose
+helpers change with Tempest's own tests.
+"""
+
+from tempest.common import compute
 from tempest import config
+from tempest.lib.common import api_version_utils
+from tempest.lib.common.utils import data_utils
 from tempest.lib.common.utils import test_utils
 from tempest.lib import exceptions
+from tempest import test
 
+from migtests.common import waiters
 from migtests import console
 
 CONF = config.CONF
@@ -25,15 +35,26 @@ CONF = config.CONF
 FINISHED = ('completed', 'error', 'failed', 'cancelled')
 
 
-class MigrationTestBase(base.BaseV2ComputeAdminTest):
-    """Two compute hosts, live migration on; block_migration 'auto' (2.25)."""
+class MigrationTestBase(api_version_utils.BaseMicroversionTest,
+                        test.BaseTestCase):
+    """Servers are the primary project's unless a scenario places them
+    (an admin's request); states, hosts and consoles are read with the
+    admin's clients, which see both."""
 
+    credentials = ['primary', 'admin']
     min_microversion = '2.25'
-    create_default_network = True
 
     @classmethod
     def skip_checks(cls):
         super().skip_checks()
+        for switch in ('nova', 'neutron'):
+            if not getattr(CONF.service_available, switch):
+                raise cls.skipException(
+                    '%s: needs %s ([service_available] %s = false)'
+                    % (cls.__name__, switch, switch))
+        api_version_utils.check_skip_with_microversion(
+            cls.min_microversion, cls.max_microversion,
+            CONF.compute.min_microversion, CONF.compute.max_microversion)
         if not CONF.compute_feature_enabled.live_migration:
             raise cls.skipException(
                 '%s: live migration is disabled ([compute-feature-enabled] '
@@ -44,15 +65,83 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
                 '>= 2)' % cls.__name__)
 
     @classmethod
+    def setup_credentials(cls):
+        # The primary project gets a network of its own to boot on.
+        cls.set_network_resources(network=True, subnet=True, router=True,
+                                  dhcp=True)
+        super().setup_credentials()
+
+    @classmethod
     def setup_clients(cls):
         super().setup_clients()
+        cls.servers_client = cls.os_primary.servers_client
+        cls.admin_servers_client = cls.os_admin.servers_client
         cls.migrations_client = cls.os_admin.migrations_client
+        if CONF.service_available.cinder:
+            cls.volumes_client = cls.os_primary.volumes_client_latest
 
-    # --- servers --------------------------------------------------------
+    @classmethod
+    def resource_setup(cls):
+        super().resource_setup()
+        cls.request_microversion = (
+            api_version_utils.select_request_microversion(
+                cls.min_microversion, CONF.compute.min_microversion))
+        cls.setup_api_microversion_fixture(
+            compute_microversion=cls.request_microversion)
+
+    # --- servers and volumes ---------------------------------------------
+    def create_server(self, clients=None, **kwargs):
+        """An ACTIVE server on the primary project's network, of the
+        admin's project when ``clients`` is ``self.os_admin``; deleted
+        after the test whatever state it is left in."""
+        clients = clients or self.os_primary
+        kwargs.setdefault('name', data_utils.rand_name(
+            prefix=CONF.resource_name_prefix,
+            name=self.__class__.__name__ + '-server'))
+        server, _ = compute.create_test_server(
+            clients, tenant_network=self.get_tenant_network(),
+            wait_until='ACTIVE', **kwargs)
+        self.addCleanup(waiters.wait_for_server_deletion,
+                        clients.servers_client, server['id'])
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        clients.servers_client.delete_server, server['id'])
+        return server
+
     def create_migratable_server(self, **kwargs):
         image = CONF.migtests.counter_image_ref or CONF.compute.image_ref
-        return self.create_test_server(image_id=image, wait_until='ACTIVE',
-                                       **kwargs)
+        return self.create_server(image_id=image, **kwargs)
+
+    def get_host_for_server(self, server_id):
+        return self.admin_servers_client.show_server(
+            server_id)['server']['OS-EXT-SRV-ATTR:host']
+
+    def create_volume(self, client=None):
+        """An available volume (of the admin's project with ``client``
+        the admin's volumes client), deleted after the test."""
+        client = client or self.volumes_client
+        volume = client.create_volume(
+            size=CONF.volume.volume_size,
+            display_name=data_utils.rand_name(
+                prefix=CONF.resource_name_prefix,
+                name=self.__class__.__name__ + '-volume'))['volume']
+        self.addCleanup(client.wait_for_resource_deletion, volume['id'])
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        client.delete_volume, volume['id'])
+        waiters.wait_for_volume_status(client, volume['id'], 'available')
+        return volume
+
+    def attach_volume(self, server, volume):
+        """Attach it and wait until it is in use; detached after the test
+        (before the server and the volume are deleted)."""
+        self.servers_client.attach_volume(server['id'],
+                                          volumeId=volume['id'])
+        waiters.wait_for_volume_status(self.volumes_client, volume['id'],
+                                       'in-use')
+        self.addCleanup(waiters.wait_for_volume_status, self.volumes_client,
+                        volume['id'], 'available')
+        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
+                        self.servers_client.detach_volume, server['id'],
+                        volume['id'])
 
     def live_migrate(self, server_id, block_migration='auto', host=None,
                      state='ACTIVE', last=None):
@@ -72,11 +161,13 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
                              'the failed migration left the server off its '
                              'source: %s' % record)
             self.assert_guest_kept_running(server_id, last)
+            status = self.admin_servers_client.show_server(
+                server_id)['server']['status']
             self.fail('live migration did not complete: %s; the server '
-                      'stayed on its source%s' % (
+                      'stayed on its source%s, status %s' % (
                           record, '' if last is None else
-                          ', its guest running'))
-        waiters.wait_for_server_status(self.reader_servers_client, server_id,
+                          ', its guest running', status))
+        waiters.wait_for_server_status(self.admin_servers_client, server_id,
                                        state)
         now = self.get_host_for_server(server_id)
         self.assertEqual(source, record['source_compute'], record)
@@ -110,7 +201,8 @@ class MigrationTestBase(base.BaseV2ComputeAdminTest):
 
     # --- the guest's console ------------------------------------------------
     def console_text(self, server_id):
-        return self.servers_client.get_console_output(server_id)['output']
+        return self.admin_servers_client.get_console_output(
+            server_id)['output']
 
     def wait_counting(self, server_id, above=0, pattern=None):
         """Wait until the console shows a counter (``pattern``; default:

@@ -21,11 +21,11 @@ writing to the same volume across the move.  Without the counter image
 they would repeat Tempest's tests, so they skip.
 """
 
-from tempest.common import utils
 from tempest import config
 from tempest.lib import decorators
 
 from migtests.api.compute import base
+from migtests.common import utils
 from migtests import console
 
 CONF = config.CONF

@@ -16,6 +16,7 @@ from tempest import config
 from tempest.lib import decorators
 
 from migtests.api.compute import base
+from migtests.common import waiters
 
 CONF = config.CONF
 
@@ -56,12 +57,12 @@ class LiveMigrationTest(base.MigrationTestBase):
         server = self.create_migratable_server()
         last = self.wait_counting(server['id'])
         self.admin_servers_client.pause_server(server['id'])
-        base.waiters.wait_for_server_status(self.reader_servers_client,
-                                            server['id'], 'PAUSED')
+        waiters.wait_for_server_status(self.admin_servers_client,
+                                       server['id'], 'PAUSED')
         self.live_migrate(server['id'], state='PAUSED')
         self.admin_servers_client.unpause_server(server['id'])
-        base.waiters.wait_for_server_status(self.reader_servers_client,
-                                            server['id'], 'ACTIVE')
+        waiters.wait_for_server_status(self.admin_servers_client,
+                                       server['id'], 'ACTIVE')
         self.assert_guest_continued(server['id'], last)
 
     @decorators.attr(type='multinode')

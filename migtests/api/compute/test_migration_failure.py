@@ -24,6 +24,7 @@ from tempest.lib import decorators
 from tempest.lib import exceptions
 
 from migtests.api.compute import base
+from migtests.common import waiters
 
 
 class MigrationFailureTest(base.MigrationTestBase):
@@ -39,8 +40,8 @@ class MigrationFailureTest(base.MigrationTestBase):
         self.assertRaises(exceptions.BadRequest,
                           self.admin_servers_client.live_migrate_server,
                           server['id'], host=source, block_migration='auto')
-        base.waiters.wait_for_server_status(self.reader_servers_client,
-                                            server['id'], 'ACTIVE')
+        waiters.wait_for_server_status(self.admin_servers_client,
+                                       server['id'], 'ACTIVE')
         self.assertEqual(source, self.get_host_for_server(server['id']))
         completed = [m for m in self.live_migrations(server['id'])
                      if m['id'] not in known and m['status'] == 'completed']

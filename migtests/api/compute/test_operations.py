@@ -23,13 +23,13 @@ bandwidth limit slows it evenly and an abort is answered at once (a
 throttled disk copy takes minutes to cancel, measured on the lab).
 """
 
-from tempest.common import waiters
 from tempest import config
 from tempest.lib.common.utils import test_utils
 from tempest.lib import decorators
 from tempest.lib import exceptions
 
 from migtests.api.compute import base
+from migtests.common import waiters
 
 CONF = config.CONF
 
@@ -72,11 +72,6 @@ class OperatorActionsTest(base.MigrationTestBase):
         self.addCleanup(self.reset_if_error, server['id'])
         return server
 
-    def console_text(self, server_id):
-        # The timeout scenarios' servers are admin's.
-        return self.admin_servers_client.get_console_output(
-            server_id)['output']
-
     def start(self, server_id):
         """Start a live migration and return (source host, the ids of the
         server's earlier migrations, the migration as listed in progress
@@ -111,7 +106,6 @@ class OperatorActionsTest(base.MigrationTestBase):
         """The migration ended ``cancelled``; the server is ACTIVE on its
         source, still counting, and holds resources there only."""
         self.assertEqual('cancelled', record['status'], record)
-        # The admin's client: the timeout scenarios' servers are admin's.
         waiters.wait_for_server_status(self.admin_servers_client, server_id,
                                        'ACTIVE')
         self.assertEqual(source, self.get_host_for_server(server_id))

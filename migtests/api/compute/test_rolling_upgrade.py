@@ -21,15 +21,14 @@ versions are read from Nova itself (os-hypervisors).  They run where
 before any credentials are made) and fail if Nova shows one version.
 """
 
-from tempest.common import utils
-from tempest.common import waiters
 from tempest import config
-from tempest.lib.common.utils import data_utils
 from tempest.lib.common.utils import test_utils
 from tempest.lib import decorators
 from tempest.lib import exceptions
 
 from migtests.api.compute import base
+from migtests.common import utils
+from migtests.common import waiters
 
 CONF = config.CONF
 
@@ -39,8 +38,7 @@ TOO_OLD = 'requires a newer hypervisor version'
 
 class RollingUpgradeTest(base.MigrationTestBase):
     """Servers are booted on a chosen compute (an admin's request, as an
-    operator draining a host would do); their state and console are read
-    with the admin's clients, whose project owns them."""
+    operator draining a host would do): they are the admin project's."""
 
     # Up to 2.33 the API answers a refused destination itself (400); from
     # 2.34 the refusal is asynchronous (test_migration_failure).
@@ -74,28 +72,16 @@ class RollingUpgradeTest(base.MigrationTestBase):
     def setup_clients(cls):
         super().setup_clients()
         cls.admin_volumes_client = cls.os_admin.volumes_client_latest
-        # The servers are the admin project's: their state is read there.
-        cls.reader_servers_client = cls.admin_servers_client
-
-    def console_text(self, server_id):
-        return self.admin_servers_client.get_console_output(
-            server_id)['output']
 
     def boot_on(self, host, **kwargs):
         self.skip_without_counter_image()
-        server = self.create_test_server(
-            clients=self.os_admin, availability_zone='nova:%s' % host,
-            image_id=CONF.migtests.counter_image_ref, wait_until='ACTIVE',
-            **kwargs)
-        self.assertEqual(host, self.get_host_for_server(server['id']))
         # Deleted after the test whatever its state (Nova 34 leaves an
         # instance whose live migration failed in ERROR), so that a red
         # scenario reports its own failure, not a class teardown's.
-        self.addCleanup(waiters.wait_for_server_termination,
-                        self.admin_servers_client, server['id'],
-                        ignore_error=True)
-        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
-                        self.admin_servers_client.delete_server, server['id'])
+        server = self.create_server(
+            clients=self.os_admin, availability_zone='nova:%s' % host,
+            image_id=CONF.migtests.counter_image_ref, **kwargs)
+        self.assertEqual(host, self.get_host_for_server(server['id']))
         return server
 
     def admin_volume_attached(self, server):
@@ -104,28 +90,17 @@ class RollingUpgradeTest(base.MigrationTestBase):
         state: Nova 34 leaves an instance whose live migration failed in
         ERROR, where a detach is refused) and then the volume."""
         client = self.admin_volumes_client
-        volume = client.create_volume(
-            size=CONF.volume.volume_size,
-            display_name=data_utils.rand_name(
-                prefix=CONF.resource_name_prefix,
-                name=self.__class__.__name__ + '-volume'))['volume']
-        self.addCleanup(client.wait_for_resource_deletion, volume['id'])
-        self.addCleanup(test_utils.call_and_ignore_notfound_exc,
-                        client.delete_volume, volume['id'])
-        waiters.wait_for_volume_resource_status(client, volume['id'],
-                                                'available')
+        volume = self.create_volume(client)
         self.admin_servers_client.attach_volume(server['id'],
                                                 volumeId=volume['id'])
-        self.addCleanup(waiters.wait_for_volume_resource_status, client,
+        self.addCleanup(waiters.wait_for_volume_status, client,
                         volume['id'], 'available')
-        self.addCleanup(waiters.wait_for_server_termination,
-                        self.admin_servers_client, server['id'],
-                        ignore_error=True)
+        self.addCleanup(waiters.wait_for_server_deletion,
+                        self.admin_servers_client, server['id'])
         self.addCleanup(test_utils.call_and_ignore_notfound_exc,
                         self.admin_servers_client.delete_server,
                         server['id'])
-        waiters.wait_for_volume_resource_status(client, volume['id'],
-                                                'in-use')
+        waiters.wait_for_volume_status(client, volume['id'], 'in-use')
         return volume
 
     @decorators.attr(type='multinode')
@@ -167,7 +142,7 @@ class RollingUpgradeTest(base.MigrationTestBase):
             live_migrate_server, server['id'], host=self.older,
             block_migration='auto')
         self.assertIn(TOO_OLD, str(error))
-        waiters.wait_for_server_status(self.reader_servers_client,
+        waiters.wait_for_server_status(self.admin_servers_client,
                                        server['id'], 'ACTIVE')
         self.assertEqual(self.newer, self.get_host_for_server(server['id']))
         self.assertEqual([], [m for m in self.live_migrations(server['id'])

@@ -19,7 +19,12 @@ extensions = [
     'oslo_config.sphinxext',
     # The pages are Markdown, as the README they grew from.
     'myst_parser',
+    # Diagrams drawn from their description at build time (Graphviz's dot,
+    # bindep profile doc).
+    'sphinx.ext.graphviz',
 ]
+
+graphviz_output_format = 'svg'
 
 source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 root_doc = 'index'

@@ -15,11 +15,13 @@
 (Tempest's log), for the job's results and a comparison of drivers."""
 
 import glob
+import html
 import json
 import os
 import re
 
 from migtests import command
+from migtests.lab import report
 from reference import model
 from reference.model import PLAN_RECORD
 
@@ -225,22 +227,99 @@ def report_title(profile, shipped_defaults):
         ' (not Nova\'s shipped defaults)')
 
 
+# A test's outcome, coloured as the matrix's cells are.
+OUTCOME_COLOURS = {'ok': report.COLOURS['all'],
+                   'FAILED': report.COLOURS['none'],
+                   'skip': report.COLOURS['empty']}
+VERDICT_COLOURS = {'fixed': report.COLOURS['all'],
+                   'explained': report.COLOURS['partial'],
+                   'unexplained': report.COLOURS['none']}
+
+
+def flag_difference(row):
+    """What the reference sent libvirt that Nova's driver did not (+) and
+    the other way round (-), by short flag name; a refusal says so."""
+    if row['reference']['refused']:
+        return 'refused: %s' % ', '.join(
+            r['error'] for r in row['reference']['refused'])
+    sent = [{model.short_flag(f) for c in row[side]['calls']
+             for f in c['flags']} for side in ('upstream', 'reference')]
+    return ' '.join(['+' + f for f in sorted(sent[1] - sent[0])]
+                    + ['-' + f for f in sorted(sent[0] - sent[1])])
+
+
+def svg(comparison, title='Upstream Nova and the reference driver'):
+    """The comparison as a picture: a row per test, its outcome on each
+    driver as a coloured cell, and the verdict (coloured where the outcome
+    changed)."""
+    rows = comparison['tests']
+    name_width, cell, verdict_width, height, top = 520, 110, 110, 22, 58
+    width = name_width + 2 * cell + verdict_width + 200
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+             'font-family="sans-serif" font-size="12">'
+             % (width, top + height * len(rows) + 30),
+             '<text x="4" y="16" font-weight="bold">%s</text>'
+             % html.escape(title)]
+    for x, text in ((name_width + cell / 2, 'upstream Nova'),
+                    (name_width + cell * 1.5, 'reference'),
+                    (name_width + cell * 2 + verdict_width / 2, 'verdict'),
+                    (name_width + cell * 2 + verdict_width + 60,
+                     'reference flags')):
+        parts.append('<text x="%d" y="%d" text-anchor="middle" '
+                     'font-weight="bold">%s</text>' % (x, top - 8, text))
+    for i, row in enumerate(rows):
+        y = top + height * i
+        # Class.test: the module and the attributes ([id-…,multinode]) cut.
+        name = '.'.join(row['test'].split('[')[0].split('.')[-2:])
+        parts.append('<text x="4" y="%d">%s</text>' % (
+            y + 15, html.escape(name)))
+        for j, side in enumerate(('upstream', 'reference')):
+            status = row[side]['status']
+            x = name_width + cell * j
+            parts.append(
+                '<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
+                'stroke="white"/><text x="%d" y="%d" text-anchor="middle" '
+                'fill="white">%s</text>' % (
+                    x, y, cell, height,
+                    OUTCOME_COLOURS.get(status, '#606060'), x + cell / 2,
+                    y + 15, html.escape(status)))
+        verdict = row['verdict']
+        parts.append('<text x="%d" y="%d" text-anchor="middle" fill="%s"%s>'
+                     '%s</text>' % (
+                         name_width + cell * 2 + verdict_width / 2, y + 15,
+                         VERDICT_COLOURS.get(verdict, 'black'),
+                         ' font-weight="bold"'
+                         if verdict in VERDICT_COLOURS else '', verdict))
+        parts.append('<text x="%d" y="%d" font-size="11">%s</text>' % (
+            name_width + cell * 2 + verdict_width + 4, y + 15,
+            html.escape(flag_difference(row))))
+    parts.append('<text x="4" y="%d">%s</text>' % (
+        top + height * len(rows) + 20, html.escape('%d tests: %s' % (
+            len(rows), ', '.join('%d %s' % (n, v) for v, n in
+                                 comparison['verdicts'].items() if n)))))
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
 def write(comparison, prefix, title=None):
-    """``prefix``.json and ``prefix``.md."""
+    """``prefix``.json, ``prefix``.md and ``prefix``.svg."""
+    titled = {'title': title} if title else {}
     with open(prefix + '.json', 'w') as f:
         json.dump(comparison, f, indent=1)
     with open(prefix + '.md', 'w') as f:
-        f.write(markdown(comparison, **({'title': title} if title else {})))
+        f.write(markdown(comparison, **titled))
+    with open(prefix + '.svg', 'w') as f:
+        f.write(svg(comparison, **titled))
 
 
 def main(argv=None, prog='python -m migtests.cloud.migrations'):
     """The comparison of a job run with both drivers, written again from
-    its results.json (OUT.md, OUT.json)."""
+    its results.json (OUT.md, OUT.json, OUT.svg)."""
     parser = command.Parser(prog=prog, description=main.__doc__)
     parser.add_argument('results', metavar='RESULTS.json',
                         help='results.json of a job run with both drivers')
     parser.add_argument('out', metavar='OUT',
-                        help='where to write OUT.md and OUT.json')
+                        help='where to write OUT.md, OUT.json and OUT.svg')
     try:
         args = parser.parse_args(argv)
         try:

@@ -16,6 +16,7 @@ with Tempest's tests (migrations), on a fake libvirt module."""
 import json
 import os
 import types
+from xml.etree import ElementTree
 
 import fixtures
 from tempest.lib import decorators
@@ -213,6 +214,31 @@ class TestCompare(testtools.TestCase):
                       'NON_SHARED_INC migrate_disks=vda → ok | FAILED: '
                       'refused (tunnelled-block): remove TUNNELLED | '
                       '**explained** |', migrations.markdown(result))
+
+    @decorators.idempotent_id('8e6334f6-413f-4498-9fb2-09b1dac33443')
+    def test_the_picture_has_a_row_per_test_coloured_by_outcome(self):
+        result = migrations.compare(
+            self.run_of([], {'block': 'ok', 'live': 'ok'}),
+            self.run_of([], {'block': 'FAILED', 'live': 'ok'}))
+        root = ElementTree.fromstring(migrations.svg(result, title='T'))
+        ns = '{http://www.w3.org/2000/svg}'
+        texts = [t.text for t in root.iter(ns + 'text')]
+        fills = [r.get('fill') for r in root.iter(ns + 'rect')]
+        self.assertEqual('T', texts[0])
+        # Class.test, each with its two outcomes and its verdict.
+        self.assertEqual(['T.block', 'ok', 'FAILED', 'unexplained', None,
+                          'T.live', 'ok', 'ok', 'same', None], texts[5:15])
+        self.assertEqual([migrations.OUTCOME_COLOURS['ok'],
+                          migrations.OUTCOME_COLOURS['FAILED'],
+                          migrations.OUTCOME_COLOURS['ok'],
+                          migrations.OUTCOME_COLOURS['ok']], fills)
+        self.assertEqual('2 tests: 1 same, 1 unexplained', texts[-1])
+        # What the reference sent that Nova's driver did not, by flag.
+        self.assertEqual('+TLS -TUNNELLED', migrations.flag_difference({
+            'upstream': {'calls': [
+                self.call(tid('x'), ['LIVE', 'TUNNELLED'])]},
+            'reference': {'calls': [self.call(tid('x'), ['LIVE', 'TLS'])],
+                          'refused': []}}))
 
     @decorators.idempotent_id('4d3e2f1a-0b9c-4876-9d0c-5f4e3a2b1c7a')
     def test_an_outcome_change_without_any_call_is_a_row(self):

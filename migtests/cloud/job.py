@@ -36,6 +36,7 @@ from migtests.cloud import cloud as cloud_module
 from migtests.cloud import configs
 from migtests.cloud import faults
 from migtests.cloud import migrations
+from migtests.cloud import repros
 from migtests.cloud import tempestconf
 from migtests.cloud import upgrade
 from migtests import command
@@ -79,6 +80,7 @@ class Record:
         start, end = test['timestamps']
         reason = test['details'].get('reason')
         logged = test['details'].get("pythonlogging:''")
+        traceback = test['details'].get('traceback')
         if test['status'] == 'inprogress':
             reason = testtools.content.text_content(
                 'it never ended: the stream stopped while it ran')
@@ -87,6 +89,9 @@ class Record:
             'seconds': round((end - start).total_seconds(), 3)
             if start and end else 0.0,
             'reason': reason.as_text().strip() if reason else '',
+            # Why it failed: the end of its traceback (the exception).
+            'failure': _failure_text(traceback.as_text())
+            if traceback and STATUS[test['status']] == 'FAILED' else '',
             # The servers its own log shows it acting on, to join what
             # libvirt received with the test.
             'servers': migrations.servers_acted_on(
@@ -122,6 +127,12 @@ class Record:
         with open(self.path + '.tmp', 'w') as f:
             json.dump(self.data, f, indent=1)
         os.replace(self.path + '.tmp', self.path)
+
+
+def _failure_text(traceback, lines=3, limit=2000):
+    """The last lines of a traceback, where the exception says why."""
+    tail = [line.strip() for line in traceback.splitlines() if line.strip()]
+    return ' '.join(tail[-lines:])[-limit:]
 
 
 def parse_args(argv, prog='migtests-job'):
@@ -186,7 +197,25 @@ def parse_args(argv, prog='migtests-job'):
                         help='run the nova-computes with Nova patched (a '
                              'unified diff, -p1 from Nova\'s tree, checked '
                              'to apply first; repeat); said in the results')
-    return parser.parse_args(argv)
+    parser.add_argument('--repro', choices=sorted(repros.REPROS),
+                        help='reproduce a finding of Nova or Tempest '
+                             '(doc/source/findings/): its one scenario on '
+                             'Nova\'s driver, with the profile and computes '
+                             'it needs; exit 0 when the defect showed, 1 '
+                             'when it did not')
+    args = parser.parse_args(argv)
+    if args.repro:
+        given = [option for option, value in (
+            ('--profile', args.profile != 'shipped'),
+            ('--computes', args.computes), ('--faults', args.faults),
+            ('--driver', args.driver != 'both')) if value]
+        if given:
+            raise command.BadInput('--repro sets the profile, computes and '
+                                   'driver itself: drop %s' % ', '.join(given))
+        repro = repros.REPROS[args.repro]
+        args.profile, args.computes = repro.profile, repro.computes
+        args.driver = 'upstream'
+    return args
 
 
 def verdict(returncode, counts, plugin_passed=None, min_passed=0):
@@ -376,6 +405,8 @@ def _main(argv, prog):
             regex = profile.regex or tempestconf.selection(variables)
             exclude = None if profile.regex else tempestconf.exclusion(
                 variables)
+            if args.repro:
+                regex, exclude = repros.REPROS[args.repro].regex, None
         except (LabError, tempestconf.JobError) as exc:
             command.error(prog, exc)
             record.finish('the cloud did not come up: %s' % exc, False)
@@ -401,14 +432,20 @@ def _main(argv, prog):
             if args.faults:
                 run_faults(cloud, record)
         status, reason = judge(outcomes, record, cloud.results, profile)
+        if args.repro:
+            status, reason = reproduced(repros.REPROS[args.repro], record,
+                                        cloud.logs)
         lost = [r for r in record.data.get('faults', ()) if r['failed']]
         if lost and status == 0:
             status, reason = 1, 'Nova lost the guest or its data: %s' % \
                 ', '.join('%s (%s)' % (r['fault'], r['driver'])
                           for r in lost)
-        record.finish('passed' if status == 0 else 'failed: ' + reason)
+        said = reason if args.repro else \
+            'PASSED' if status == 0 else 'FAILED: ' + reason
+        record.finish(said if args.repro else
+                      'passed' if status == 0 else 'failed: ' + reason)
         print('\n%s: %s -- %s' % (
-            prog, 'PASSED' if status == 0 else 'FAILED: ' + reason,
+            prog, said,
             '; '.join(
                 '%s %d passed, %d skipped, %d failed, tempest %.0f s' % (
                     driver, run['totals']['Passed'],
@@ -526,6 +563,21 @@ def judge(outcomes, record, results, profile):
         return 1, 'reference driver: ' + outcomes['reference'][1]
     return 0, 'Nova\'s driver passed; the reference refused %d ' \
         'migration(s) with its reason (compare.md)' % len(refused)
+
+
+def reproduced(repro, record, logs):
+    """(exit status, reason) of a --repro run: 0 when the finding's defect
+    showed, 1 when it did not; the evidence printed and recorded."""
+    shown, evidence = repro.check(record.data['runs']['upstream'], logs)
+    record.data['repro'] = {'name': repro.name, 'reproduced': shown,
+                            'evidence': evidence}
+    print('\n%s: %s (doc/source/findings/%s.md)' % (
+        repro.name, 'REPRODUCED' if shown else 'NOT REPRODUCED', repro.page))
+    for line in evidence:
+        print('  ' + line)
+    if shown:
+        return 0, 'reproduced %s' % repro.name
+    return 1, 'did not reproduce %s: %s' % (repro.name, evidence[0])
 
 
 def _figures(timings):

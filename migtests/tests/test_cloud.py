@@ -18,6 +18,7 @@ import datetime
 import io
 import json
 import os
+import re
 import tempfile
 from unittest import mock
 
@@ -30,7 +31,10 @@ from migtests.cloud import cloud
 from migtests.cloud import configs
 from migtests.cloud import job
 from migtests.cloud import migrations
+from migtests.cloud import repros
 from migtests.cloud import tempestconf
+from migtests import command
+from migtests import console
 from migtests.lab.system import LabError
 from reference.model import MigrationRefused
 
@@ -529,3 +533,98 @@ class TestNovaPatch(base.BaseTestCase):
                 f.write(text)
             exc = self.assertRaises(LabError, cloud.check_nova_patch, path)
             self.assertIn(expected, str(exc))
+
+
+def _run(test, status, failure='', migrations=()):
+    return {'tests': [{'id': repros.SCENARIOS + test + '[id-1,multinode]',
+                       'status': status, 'failure': failure}],
+            'migrations': list(migrations)}
+
+
+class TestRepro(base.BaseTestCase):
+    """migtests job --repro NAME: what it sets, what counts as shown."""
+
+    @decorators.idempotent_id('be664bb7-b64f-4cef-9112-9674f48c8b47')
+    def test_a_repro_sets_profile_computes_and_driver(self):
+        args = job.parse_args(['--repro', 'failed-migration-error'])
+        self.assertEqual(('shipped', 'trixie,sid', 'upstream'),
+                         (args.profile, args.computes, args.driver))
+        args = job.parse_args(['--repro', 'removed-flags-ignored'])
+        self.assertEqual(('2016', None), (args.profile, args.computes))
+        exc = self.assertRaises(command.BadInput, job.parse_args,
+                                ['--repro', 'abort-error', '--driver',
+                                 'reference'])
+        self.assertIn('drop --driver', str(exc))
+
+    @decorators.idempotent_id('08086850-cce8-406b-8abf-1fd563814041')
+    def test_the_regex_selects_its_scenario_only(self):
+        repro = repros.REPROS['abort-error']
+        name = repros.SCENARIOS + repro.test
+        self.assertTrue(re.search(repro.regex, name + '[id-1,slow]'))
+        self.assertFalse(re.search(repro.regex, name + '_not[id-1]'))
+        self.assertFalse(re.search(repro.regex, 'x' + name))
+        for repro in repros.REPROS.values():
+            self.assertTrue(os.path.exists(os.path.join(
+                os.path.dirname(__file__), '..', '..', 'doc', 'source',
+                'findings', repro.page + '.md')), repro.page)
+
+    @decorators.idempotent_id('9db6e1a7-0581-4972-9a85-a76d16990a80')
+    def test_a_failure_counts_only_with_its_signature(self):
+        repro = repros.REPROS['abort-error']
+        shown, evidence = repro.check(_run(
+            repro.test, 'FAILED', "MismatchError: 'cancelled' != 'error': "
+            "{'id': 1}"), '/x')
+        self.assertTrue(shown)
+        self.assertIn("{'id': 1}", evidence[1])
+        failed = repros.REPROS['failed-migration-error']
+        self.assertTrue(failed.check(_run(
+            failed.test, 'FAILED', 'AssertionError: live migration did not '
+            'complete: {}; the server stayed on its source, its guest '
+            'running, status ERROR'), '/x')[0])
+        self.assertEqual((False, ['the scenario passed']),
+                         repro.check(_run(repro.test, 'ok'), '/x'))
+        shown, evidence = repro.check(_run(repro.test, 'FAILED',
+                                           'TimeoutException: x'), '/x')
+        self.assertFalse(shown)
+        self.assertEqual((False, ['the scenario not run']),
+                         repro.check(_run('other', 'ok'), '/x'))
+
+    @decorators.idempotent_id('fa2cf571-eba0-4e43-864a-e6d5f6e95f1d')
+    def test_config_drive_of_zeros(self):
+        repro = repros.REPROS['config-drive-empty']
+        self.assertTrue(repro.check(_run(
+            repro.test, 'FAILED', "('config-2', 'ab') != ('-', '%s')"
+            % console.EMPTY_SHA256), '/x')[0])
+        self.assertFalse(repro.check(_run(
+            repro.test, 'FAILED', "('config-2', 'ab') != ('-', 'cd')"),
+            '/x')[0])
+
+    @decorators.idempotent_id('eba5379e-4c52-44d0-8c59-bc82f0251592')
+    def test_removed_flags_need_no_tunnel_and_no_word(self):
+        repro = repros.REPROS['removed-flags-ignored']
+        logs = self.useFixture(fixtures.TempDir()).path
+        calls = [{'flags': ['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_NON_SHARED_INC']}]
+        run = _run(repro.test, 'ok', migrations=calls)
+        shown, evidence = repro.check(run, logs)
+        self.assertTrue(shown, evidence)
+        self.assertEqual('libvirt received VIR_MIGRATE_LIVE|'
+                         'VIR_MIGRATE_NON_SHARED_INC', evidence[0])
+        # A patched Nova says so: not reproduced, its words shown.
+        with open(os.path.join(logs, 'nova-compute-upstream-compute1.log'),
+                  'w') as f:
+            f.write('WARNING [libvirt] live_migration_flag = x is ignored\n')
+        shown, evidence = repro.check(run, logs)
+        self.assertFalse(shown)
+        self.assertIn('nova-compute said: WARNING [libvirt] '
+                      'live_migration_flag = x is ignored', evidence)
+        tunnel = [{'flags': ['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TUNNELLED']}]
+        self.assertFalse(repro.check(_run(repro.test, 'ok', migrations=tunnel),
+                                     self.useFixture(
+                                         fixtures.TempDir()).path)[0])
+        self.assertEqual((False, ['no migration reached libvirt']),
+                         repro.check(_run(repro.test, 'ok'), logs))
+
+    @decorators.idempotent_id('de4b87f2-1420-4947-9738-8fc2575d2654')
+    def test_failure_text_is_the_end_of_the_traceback(self):
+        self.assertEqual('b c d', job._failure_text('a\n b\n\nc\nd\n'))
+        self.assertEqual(10, len(job._failure_text('x' * 50, limit=10)))

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 
+from migtests.lab import system
 from migtests.lab.system import LabError
 from migtests.lab.system import run
 
@@ -116,10 +117,15 @@ def _in_chroot(root, command, timeout=900):
                 script, command], timeout=timeout)
 
 
+# Should anything else hold the chroot's dpkg lock, apt waits for it
+# (apt >= 1.9.11: every suite here) rather than failing at once.
+APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=600'
+
+
 def _install(packages):
     return ('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get '
-            'install -y -q --no-install-recommends %s && apt-get clean'
-            % ' '.join(packages))
+            '%s install -y -q --no-install-recommends %s && apt-get clean'
+            % (APT_LOCK_WAIT, ' '.join(packages)))
 
 
 def _mark(root, packages):
@@ -133,10 +139,15 @@ def build(cache_dir, name):
     if name not in SUITES:
         raise LabError('unknown suite %r: choose from %s'
                        % (name, ', '.join(SUITES)))
-    suite = SUITES[name]
     final = path(cache_dir, name)
     if final is None:
         return None
+    # Matrix pairs sharing a suite build it once: the others wait here.
+    with system.cache_lock(final):
+        return _build(SUITES[name], final)
+
+
+def _build(suite, final):
     marker = os.path.join(final, MARKER)
     if os.path.exists(marker):
         with open(marker) as f:

@@ -32,6 +32,7 @@ import tarfile
 import tempfile
 
 from migtests import console
+from migtests.lab import system
 from migtests.lab.system import LabError
 from migtests.lab.system import run
 
@@ -277,7 +278,15 @@ def build(cache_dir, source=None):
                        os.path.join(final, 'initrd.img'))
     if os.path.exists(image.kernel) and os.path.exists(image.initrd):
         return image
-    os.makedirs(cache_dir, exist_ok=True)
+    with system.cache_lock(final):
+        if not (os.path.exists(image.kernel)
+                and os.path.exists(image.initrd)):
+            _build(final, source)
+    return image
+
+
+def _build(final, source):
+    cache_dir = os.path.dirname(final)
     work = tempfile.mkdtemp(prefix='guest-build-', dir=cache_dir)
     try:
         options = source.apt_options(os.path.join(work, 'apt')) \
@@ -305,4 +314,3 @@ def build(cache_dir, source=None):
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return image

@@ -17,7 +17,9 @@ signalled only while /proc still shows that pid with that start time, so a
 recycled PID is never hit.  Nothing here looks processes up by name.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import signal
 import subprocess
@@ -182,3 +184,17 @@ def wait_for(predicate, timeout, interval=0.05, what='condition'):
             raise LabError('timed out after %.0f s waiting for %s'
                            % (timeout, what))
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def cache_lock(path):
+    """Hold the lock of one cache entry (``path``.lock) while it is built
+    or extended: one builder at a time, the others wait and then find it
+    built.  The kernel drops the lock with its holder, even one killed."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.lock', 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -14,6 +14,8 @@
 of its suite, and extended by exactly the packages it lacks otherwise."""
 
 import os
+import threading
+import time
 
 import fixtures
 from tempest.lib import decorators
@@ -55,3 +57,28 @@ class TestCachedChroot(testtools.TestCase):
             self.root, chroots._install(['libvirt-daemon-driver-storage']))
         self.assertEqual(list(chroots.SUITES['sid'].all_packages),
                          self.marker())
+
+    @decorators.idempotent_id('c6ace42c-22aa-4fd6-b26d-24cd8481c2d4')
+    def test_two_builders_of_one_chroot_never_overlap(self):
+        # Two matrix pairs needing the same suite at once: the second
+        # waits for the first and then finds the chroot complete.
+        self.marker(chroots.PACKAGES)
+        inside, most = [], []
+
+        def install(root, command):
+            inside.append(command)
+            most.append(len(inside))
+            time.sleep(0.3)
+            inside.pop()
+        self.in_chroot.side_effect = install
+        threads = [threading.Thread(target=chroots.build,
+                                    args=(self.cache, 'sid'))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual([1], most)
+        self.assertEqual(1, self.in_chroot.call_count)
+        self.assertIn('-o DPkg::Lock::Timeout=600 install',
+                      self.in_chroot.call_args.args[1])

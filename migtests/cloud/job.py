@@ -40,6 +40,7 @@ from migtests.cloud import repros
 from migtests.cloud import tempestconf
 from migtests.cloud import upgrade
 from migtests import command
+from migtests.lab import ciformats
 from migtests.lab import system
 from migtests.lab.system import LabError
 
@@ -444,6 +445,9 @@ def _main(argv, prog):
             'PASSED' if status == 0 else 'FAILED: ' + reason
         record.finish(said if args.repro else
                       'passed' if status == 0 else 'failed: ' + reason)
+        ciformats.write(os.path.join(cloud.results, ''),
+                        'migtests job %s' % args.job,
+                        ciformats.of_job(record.data), stream=False)
         print('\n%s: %s -- %s' % (
             prog, said,
             '; '.join(
@@ -577,7 +581,7 @@ def reproduced(repro, record, logs):
         print('  ' + line)
     if shown:
         return 0, 'reproduced %s' % repro.name
-    return 1, 'did not reproduce %s: %s' % (repro.name, evidence[0])
+    return 1, 'did not reproduce %s: %s' % (repro.name, evidence[-1])
 
 
 def _figures(timings):

@@ -25,6 +25,7 @@ import os
 from migtests import command
 from migtests.lab import cases
 from migtests.lab import chroots
+from migtests.lab import ciformats
 
 
 @dataclasses.dataclass
@@ -258,14 +259,18 @@ def html_page(results):
 
 
 def write_reports(results, prefix):
-    """results.json, report.md and report.html; each file is replaced
-    whole, so a reader (or a crash) never meets half a report."""
+    """results.json, report.md, report.html, results.xml and
+    results.subunit; each file is replaced whole, so a reader (or a
+    crash) never meets half a report."""
     for name, text in (('results.json', json.dumps(results, indent=1)),
                        ('report.md', markdown(results)),
                        ('report.html', html_page(results))):
         with open(prefix + name + '.tmp', 'w') as f:
             f.write(text)
         os.replace(prefix + name + '.tmp', prefix + name)
+    # For CI systems: results.xml (JUnit) and results.subunit.
+    ciformats.write(prefix, results.get('title', DEFAULT_TITLE),
+                    ciformats.of_cells(results))
 
 
 def compare(old, new):

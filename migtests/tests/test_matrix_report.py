@@ -18,9 +18,15 @@ import os
 import tempfile
 from unittest import mock
 
-from oslotest import base
-from tempest.lib import decorators
+from xml.etree import ElementTree
 
+import fixtures
+from oslotest import base
+import subunit
+from tempest.lib import decorators
+import testtools
+
+from migtests.lab import ciformats
 from migtests.lab import matrix_cli
 from migtests.lab import report
 
@@ -156,3 +162,71 @@ class TestMatrixCli(base.BaseTestCase):
             self.assertEqual(2, status, err)
             self.assertEqual(1, err.count('\n'), err)
             self.assertIn(needle, err)
+
+
+class TestCiFormats(base.BaseTestCase):
+    """Every report also goes out as JUnit XML and a subunit stream."""
+
+    @decorators.idempotent_id('20ad493b-9b0d-467a-ae09-db4dc790fe2c')
+    def test_a_test_per_cell_and_row_failures_with_their_reason(self):
+        prefix = self.useFixture(fixtures.TempDir()).path + '/'
+        data = dict(OLD, cells=list(OLD['cells']), conformance=[
+            {'suite': 'sid', 'row': 'tunnelled-tls', 'agrees': False,
+             'real': 'internal error', 'simulated': 'ok'},
+            {'suite': 'sid', 'row': 'plain', 'agrees': True,
+             'real': 'ok', 'simulated': 'ok'}])
+        data['cells'].append(dict(source='sid', destination='sid',
+                                  case='block', outcome='not run',
+                                  error='the lab did not come up'))
+        report.write_reports(data, prefix)
+        root = ElementTree.parse(prefix + 'results.xml').getroot()
+        self.assertEqual(('7', '3'), (root.get('tests'),
+                                      root.get('failures')))
+        cases = {(c.get('classname'), c.get('name')): c
+                 for c in root.iter('testcase')}
+        self.assertEqual(7, len(cases))
+        failed = {key: case.find('failure').get('message')
+                  for key, case in cases.items()
+                  if case.find('failure') is not None}
+        self.assertEqual({
+            ('sid_to_bullseye', 'live'): 'unsupported machine type',
+            ('sid_to_sid', 'block'): 'the lab did not come up',
+            ('conformance.sid', 'tunnelled-tls'):
+                'real internal error; simulated ok'}, failed)
+        seen = testtools.StreamToDict(lambda test: found.append(test))
+        found = []
+        with open(prefix + 'results.subunit', 'rb') as f:
+            seen.startTestRun()
+            subunit.ByteStreamToStreamResult(f).run(seen)
+            seen.stopTestRun()
+        by_id = {t['id']: t for t in found}
+        self.assertEqual(7, len(by_id))
+        self.assertEqual('fail', by_id['sid_to_bullseye.live']['status'])
+        self.assertEqual('success', by_id['bullseye_to_sid.live']['status'])
+        self.assertEqual(b'unsupported machine type', b''.join(
+            by_id['sid_to_bullseye.live']['details']['reason'].iter_bytes()))
+
+    @decorators.idempotent_id('876331f2-5586-4da2-8f75-303c52c846fc')
+    def test_a_job_as_junit(self):
+        prefix = self.useFixture(fixtures.TempDir()).path + '/'
+        record = {'runs': {'upstream': {'tests': [
+            {'id': 'migtests.api.compute.test_x.T.test_a[id-1,slow]',
+             'status': 'FAILED', 'failure': "'cancelled' != 'error'",
+             'reason': '', 'seconds': 3.5},
+            {'id': 'setUpClass (migtests.api.compute.test_y.U)',
+             'status': 'SKIPPED', 'reason': 'no counter image',
+             'seconds': 0.0}]}}}
+        ciformats.write(prefix, 'job', ciformats.of_job(record),
+                        stream=False)
+        self.assertFalse(os.path.exists(prefix + 'results.subunit'))
+        cases = list(ElementTree.parse(prefix + 'results.xml').getroot()
+                     .iter('testcase'))
+        self.assertEqual(('upstream.migtests.api.compute.test_x.T', 'test_a',
+                          "'cancelled' != 'error'", '3.500'),
+                         (cases[0].get('classname'), cases[0].get('name'),
+                          cases[0].find('failure').get('message'),
+                          cases[0].get('time')))
+        self.assertEqual(('upstream.migtests.api.compute.test_y.U',
+                          'setUpClass', 'no counter image'),
+                         (cases[1].get('classname'), cases[1].get('name'),
+                          cases[1].find('skipped').get('message')))

@@ -194,7 +194,8 @@ class TestResultsAreKept(testtools.TestCase):
         self.assertEqual(1, len(results['cells']))
         with open(self.prefix + 'report.md') as f:
             self.assertIn('**Incomplete run**: 1 of 2 cells ran', f.read())
-        self.assertEqual(['report.html', 'report.md', 'results.json'],
+        self.assertEqual(['report.html', 'report.md', 'results.json',
+                          'results.subunit', 'results.xml'],
                          sorted(os.listdir(self.prefix)))
 
 

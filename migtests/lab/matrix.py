@@ -48,12 +48,61 @@ def pairs(suites):
     return list(itertools.combinations_with_replacement(suites, 2))
 
 
+def shard(todo, index, count):
+    """The pairs of shard ``index`` (1-based) of ``count``: every ``count``
+    th pair of ``todo`` from the ``index``th, so each pair -- with its
+    cells in both directions, and a same-suite pair's conformance rows --
+    is in exactly one shard, whichever node computes it."""
+    return [pair for i, pair in enumerate(todo) if i % count == index - 1]
+
+
+def merge(runs):
+    """One results.json of the shards' (their ``shard`` said, each once):
+    suites and cases joined in order, cells and conformance rows
+    concatenated; complete only when every shard of the split is there and
+    complete.  ValueError on a cell that two runs hold."""
+    merged = {'suites': {}, 'cases': [], 'seconds': 0.0, 'complete': True,
+              'planned_cells': 0, 'cells': [], 'conformance': [],
+              'shards': []}
+    seen = set()
+    counts = set()
+    for run in runs:
+        merged['suites'].update(run['suites'])
+        merged['cases'] += [c for c in run['cases']
+                            if c not in merged['cases']]
+        merged['seconds'] = max(merged['seconds'], run.get('seconds', 0.0))
+        merged['planned_cells'] += run.get('planned_cells', 0)
+        merged['complete'] &= run.get('complete', False)
+        if run.get('shard'):
+            merged['shards'].append(run['shard'])
+            counts.add(int(run['shard'].split('/')[1]))
+        for cell in run['cells']:
+            key = (cell['source'], cell['destination'], cell['case'])
+            if key in seen:
+                raise ValueError('%s -> %s %s is in two of the runs'
+                                 % key)
+            seen.add(key)
+            merged['cells'].append(cell)
+        merged['conformance'] += run.get('conformance', [])
+    if len(counts) > 1:
+        raise ValueError('the runs are shards of different splits: %s'
+                         % ', '.join(merged['shards']))
+    if counts:
+        expected = {'%d/%d' % (k, n) for n in counts
+                    for k in range(1, n + 1)}
+        missing = sorted(expected - set(merged['shards']))
+        if missing or len(merged['shards']) != len(expected):
+            merged['complete'] = False
+            merged['missing_shards'] = missing
+    return merged
+
+
 class Recorder:
     """The run's results, written out again as each cell or conformance
     row completes: a run that is interrupted or crashes still leaves a
     report of what ran, marked incomplete."""
 
-    def __init__(self, suites, case_names, planned, prefix):
+    def __init__(self, suites, case_names, planned, prefix, shard=None):
         """``prefix`` None: keep the results in memory, write nothing."""
         self.prefix = prefix
         self.started = time.monotonic()
@@ -63,6 +112,8 @@ class Recorder:
                         'cases': case_names, 'seconds': 0.0,
                         'complete': False, 'planned_cells': planned,
                         'cells': [], 'conformance': []}
+        if shard:
+            self.results['shard'] = shard
         self._write()
 
     @classmethod
@@ -299,7 +350,7 @@ def _send_anyway(runner, case, cell):
 
 
 def run_matrix(suites, case_names, output_prefix, progress=print,
-               only_pairs=None, jobs=1):
+               only_pairs=None, jobs=1, shard_of=None):
     """``only_pairs``: run just these unordered pairs (both directions).
     ``jobs``: pairs run at once, each in a lab of its own (own namespaces,
     daemons and guests); cells are reported in pair order whatever ends
@@ -309,9 +360,12 @@ def run_matrix(suites, case_names, output_prefix, progress=print,
     report be written, then raises again."""
     chosen = [CASES[name] for name in case_names]
     todo = only_pairs or pairs(suites)
+    if shard_of:
+        todo = shard(todo, *shard_of)
     keys = [(source, destination, case.id) for a, b in todo
             for case, source, destination in _cells_of(a, b, chosen)]
-    recorder = Recorder(suites, case_names, len(keys), output_prefix)
+    recorder = Recorder(suites, case_names, len(keys), output_prefix,
+                        shard='%d/%d' % shard_of if shard_of else None)
     # Shared by every lab: built once, before labs start side by side.
     cache = Lab('mxprep').cache
     guestimage.build(cache)

@@ -15,6 +15,8 @@
     migtests matrix [--suites S,S..] [--cases C,C..] [--output DIR]
     migtests matrix --pairs A:B,C:D [--cases ..]   (just these pairs)
     migtests matrix --compare OLD.json NEW.json
+    migtests matrix --shard K/N [..]   (the Kth of N parts: one per node)
+    migtests matrix --merge SHARD/results.json.. [--output DIR]
 
 Exit status: 0 all cells green (or no regression), 1 red cells (or
 regressions), 2 bad input (one line on stderr), 130 interrupted.
@@ -53,6 +55,12 @@ def main(argv=None, prog='migtests-matrix'):
     parser.add_argument('--pairs', help='A:B,C:D: only these suite pairs, '
                         'both directions')
     parser.add_argument('--compare', nargs=2, metavar=('OLD', 'NEW'))
+    parser.add_argument('--shard', metavar='K/N',
+                        help='run the Kth of N parts of the matrix (every '
+                        'pair in exactly one part), for N nodes')
+    parser.add_argument('--merge', nargs='+', metavar='RESULTS.json',
+                        help='join the shards\' results.json into one '
+                        'report in --output')
     parser.add_argument('--jobs', type=int, default=2,
                         help='pairs run side by side, each in its own lab '
                         '(default: %(default)s, one per core here)')
@@ -60,6 +68,9 @@ def main(argv=None, prog='migtests-matrix'):
         args = parser.parse_args(argv)
         if args.compare:
             return report.print_changes(*args.compare)
+        if args.merge:
+            return _merge(args.merge, args.output, prog)
+        shard_of = _shard(args.shard) if args.shard else None
         only_pairs = None
         if args.pairs:
             only_pairs = [tuple(_names(p.replace(':', ','),
@@ -84,6 +95,8 @@ def main(argv=None, prog='migtests-matrix'):
         return command.EXIT_BAD_INPUT
     started = time.monotonic()
     todo = only_pairs or matrix.pairs(suites)
+    if shard_of:
+        todo = matrix.shard(todo, *shard_of)
     total = sum(len(cases) * (1 if a == b else 2) for a, b in todo)
     done = [0]
     lock = threading.Lock()     # pairs report from their own threads
@@ -100,7 +113,8 @@ def main(argv=None, prog='migtests-matrix'):
     try:
         results = matrix.run_matrix(suites, cases,
                                     os.path.join(args.output, ''), progress,
-                                    only_pairs, jobs=args.jobs)
+                                    only_pairs, jobs=args.jobs,
+                                    shard_of=shard_of)
     except KeyboardInterrupt:
         sys.stderr.write('%s: interrupted; every lab was torn down; what ran '
                          'is in %s/report.md (marked incomplete)\n'
@@ -112,7 +126,38 @@ def main(argv=None, prog='migtests-matrix'):
             exc, args.output))
         return command.EXIT_FAILED
     print(report.markdown(results))
-    print('written: %s/{results.json,report.md,report.html}' % args.output)
+    print('written: %s/{results.json,report.md,report.html,results.xml,'
+          'results.subunit}' % args.output)
+    return _exit(results)
+
+
+def _shard(text):
+    """(K, N) of --shard K/N; BadInput."""
+    try:
+        index, count = (int(n) for n in text.split('/'))
+    except ValueError:
+        raise command.BadInput('--shard takes K/N, e.g. 1/3') from None
+    if not 1 <= index <= count:
+        raise command.BadInput('--shard %s: K must be from 1 to N' % text)
+    return index, count
+
+
+def _merge(paths, output, prog):
+    """The shards' results joined into one report; exit as a run's."""
+    runs = [report.load(path) for path in paths]
+    try:
+        merged = matrix.merge(runs)
+    except ValueError as exc:
+        raise command.BadInput(str(exc)) from None
+    os.makedirs(output, exist_ok=True)
+    report.write_reports(merged, os.path.join(output, ''))
+    print(report.markdown(merged))
+    print('merged %d run(s) (%s) into %s' % (
+        len(runs), ', '.join(merged['shards']) or 'not shards', output))
+    return _exit(merged)
+
+
+def _exit(results):
     green = results['complete'] and all(c['outcome'] == 'ok'
                                         for c in results['cells'])
     conforms = all(r['agrees'] for r in results['conformance'])

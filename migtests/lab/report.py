@@ -133,6 +133,14 @@ def markdown(results):
             row.append('%d/%d%s' % (ok, len(cells), (' ✗ ' + ', '.join(bad))
                                     if bad else '') if cells else '—')
         lines.append('| %s | %s |' % (_label(source), ' | '.join(row)))
+    if results.get('shard'):
+        lines += ['', 'Shard %s of the matrix (`--shard`; join the shards '
+                  'with `--merge`).' % results['shard']]
+    elif results.get('shards'):
+        lines += ['', 'Merged from shards %s%s.' % (', '.join(
+            sorted(results['shards'])), '; **missing %s**' % ', '.join(
+                results['missing_shards'])
+            if results.get('missing_shards') else '')]
     if not results.get('complete', True):
         lines += ['', '**Incomplete run**: %d of %d cells ran (interrupted, '
                   'or still running).' % (

@@ -27,6 +27,7 @@ from tempest.lib import decorators
 import testtools
 
 from migtests.lab import ciformats
+from migtests.lab import matrix
 from migtests.lab import matrix_cli
 from migtests.lab import report
 
@@ -230,3 +231,70 @@ class TestCiFormats(base.BaseTestCase):
                           'setUpClass', 'no counter image'),
                          (cases[1].get('classname'), cases[1].get('name'),
                           cases[1].find('skipped').get('message')))
+
+
+class TestShards(base.BaseTestCase):
+    """--shard K/N splits the matrix for N nodes; --merge joins them."""
+
+    @decorators.idempotent_id('be90e0a2-9e27-4344-9739-8ddb06bb316c')
+    def test_every_pair_in_exactly_one_shard(self):
+        todo = matrix.pairs(['bullseye', 'bookworm', 'trixie', 'sid'])
+        for count in (1, 2, 3, 4, 11):
+            shards = [matrix.shard(todo, k, count)
+                      for k in range(1, count + 1)]
+            self.assertEqual(sorted(todo),
+                             sorted(p for part in shards for p in part))
+            self.assertEqual(len(todo), len(set(
+                p for part in shards for p in part)))
+        # The same split on every node.
+        self.assertEqual(matrix.shard(todo, 2, 3), matrix.shard(todo, 2, 3))
+
+    def shard_run(self, shard, cells, complete=True):
+        run = results(cells)
+        run.update(shard=shard, complete=complete, planned_cells=len(cells),
+                   conformance=[])
+        return run
+
+    @decorators.idempotent_id('0810ed55-bc63-4a49-b67c-c56f5a5b9246')
+    def test_merge_joins_and_says_what_is_missing(self):
+        one = self.shard_run('1/2', {('sid', 'sid', 'live'): ('ok', '')})
+        two = self.shard_run('2/2', {
+            ('sid', 'bullseye', 'live'): ('failed', 'TLS handshake failed'),
+            ('bullseye', 'sid', 'live'): ('ok', '')})
+        merged = matrix.merge([one, two])
+        self.assertTrue(merged['complete'])
+        self.assertEqual(3, len(merged['cells']))
+        self.assertEqual(3, merged['planned_cells'])
+        partial = matrix.merge([two])
+        self.assertFalse(partial['complete'])
+        self.assertIn('missing 1/2', report.markdown(partial))
+        self.assertRaises(ValueError, matrix.merge, [one, one])
+        self.assertRaises(ValueError, matrix.merge, [
+            one, self.shard_run('2/3', {('a', 'b', 'live'): ('ok', '')})])
+
+    @decorators.idempotent_id('3e112970-edf5-4790-94f0-0c5172a6bed3')
+    def test_the_command_merges_or_refuses_in_one_line(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        paths = []
+        for shard, cells in (
+                ('1/2', {('sid', 'sid', 'live'): ('ok', '')}),
+                ('2/2', {('sid', 'bullseye', 'live'): ('ok', '')})):
+            path = os.path.join(folder, shard.replace('/', '-') + '.json')
+            with open(path, 'w') as f:
+                json.dump(self.shard_run(shard, cells), f)
+            paths.append(path)
+        out = os.path.join(folder, 'merged')
+        with mock.patch('sys.stdout', new_callable=io.StringIO):
+            self.assertEqual(0, matrix_cli.main(
+                ['--merge'] + paths + ['--output', out]))
+        with open(os.path.join(out, 'results.json')) as f:
+            self.assertEqual(['1/2', '2/2'], json.load(f)['shards'])
+        for bad, said in ((['--shard', '3/2'], 'K must be from 1 to N'),
+                          (['--shard', 'x'], 'takes K/N'),
+                          (['--merge', paths[0], paths[0]],
+                           'is in two of the runs')):
+            with mock.patch('sys.stderr', new_callable=io.StringIO) as err:
+                self.assertEqual(2, matrix_cli.main(bad + ['--output',
+                                                           out]))
+            self.assertIn(said, err.getvalue())
+            self.assertEqual(1, len(err.getvalue().splitlines()))

@@ -108,6 +108,31 @@ def _reds(results):
                   key=_place(results))
 
 
+def _reasons(results):
+    """The cells that did not pass, grouped by outcome and reason: each
+    reason once, with the cells it covers (in the grid's order)."""
+    groups = {}
+    for cell in _reds(results):
+        groups.setdefault((cell.outcome, cell.error), []).append(cell)
+    return [(outcome, error, cells)
+            for (outcome, error), cells in groups.items()]
+
+
+def _by_pair(cells):
+    """{(source, destination): [case, ...]} of cells, in their order."""
+    pairs = {}
+    for cell in cells:
+        pairs.setdefault((cell.source, cell.destination), []).append(
+            cell.case)
+    return pairs
+
+
+def _where(cells):
+    """'A → B: case, case; C → D: case' of cells, pair by pair."""
+    return '; '.join('%s → %s: %s' % (a, b, ', '.join(names))
+                     for (a, b), names in _by_pair(cells).items())
+
+
 def markdown(results):
     suites = list(results['suites'])
     grid = _grid(results)
@@ -116,10 +141,10 @@ def markdown(results):
     reds = _reds(results)
     if reds:
         # What failed first, with its reason.
-        lines += ['Failed cells (%d):' % len(reds), '']
-        lines += ['- %s → %s, %s: %s — %s' % (c.source, c.destination, c.case,
-                                              c.outcome, c.error)
-                  for c in reds]
+        lines += ['Failed cells (%d), by reason:' % len(reds), '']
+        lines += ['- %s — %s (%d): %s' % (outcome, error or '(no reason)',
+                                          len(cells), _where(cells))
+                  for outcome, error, cells in _reasons(results)]
         lines.append('')
     lines += ['| source ↓ \\ destination → | ' + ' | '.join(
         _label(s) for s in suites) + ' |',
@@ -161,7 +186,7 @@ def svg(results, size=90):
     libvirt and QEMU; each cell links to its rows of the table."""
     suites = list(results['suites'])
     grid = _grid(results)
-    margin, top = 190, 70
+    margin, top = 190, 84
     width = margin + size * len(suites) + 10
     height = top + size * len(suites) + 10
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" '
@@ -176,10 +201,14 @@ def svg(results, size=90):
     for i, name in enumerate(suites):
         versions = _versions(name)
         x = margin + size * i + size / 2
+        # A column is as wide as its cell: libvirt and QEMU on lines of
+        # their own, or the titles overlap.
         parts.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
-                     '<text x="%d" y="%d" text-anchor="middle" '
-                     'font-size="10">%s</text>'
-                     % (x, top - 26, name, x, top - 12, versions))
+                     % (x, top - 38, name))
+        parts += ['<text x="%d" y="%d" text-anchor="middle" '
+                  'font-size="10">%s</text>' % (x, top - 24 + 12 * j, line)
+                  for j, line in enumerate(versions.split(', ')
+                                           if versions else [])]
         y = top + size * i + size / 2
         parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>'
                      '<text x="%d" y="%d" text-anchor="end" '
@@ -241,10 +270,13 @@ def html_page(results):
                html.escape(c.destination), html.escape(c.case), c.outcome,
                html.escape(' '.join(c.flags)), c.migration_seconds,
                html.escape(c.error or c.note)))
-    reds = ''.join('<li><a href="#%s">%s → %s</a>, %s: %s — %s</li>' % (
-        _anchor(c.source, c.destination), html.escape(c.source),
-        html.escape(c.destination), html.escape(c.case), c.outcome,
-        html.escape(c.error)) for c in _reds(results))
+    reds = ''.join('<li>%s — %s (%d): %s</li>' % (
+        outcome, html.escape(error or '(no reason)'), len(group),
+        '; '.join('<a href="#%s">%s → %s</a>: %s' % (
+            _anchor(a, b), html.escape(a), html.escape(b),
+            html.escape(', '.join(names)))
+            for (a, b), names in _by_pair(group).items()))
+        for outcome, error, group in _reasons(results))
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
             'migtests: %s</title><style>body{font-family:sans-serif}'
             'td{padding:2px 6px}tr.ok{background:#e6f4e6}'

@@ -15,6 +15,7 @@
 import io
 import json
 import os
+import re
 import tempfile
 from unittest import mock
 
@@ -63,8 +64,26 @@ class TestReport(base.BaseTestCase):
         self.assertIn('| bullseye (libvirt 7.0.0, QEMU 5.2) | 1/1 | 1/1 |',
                       text)
         self.assertIn('0/1 ✗ live', text)
-        self.assertIn('sid → bullseye, live: failed — unsupported machine '
-                      'type', text)
+        self.assertIn('- failed — unsupported machine type (1): sid → '
+                      'bullseye: live', text)
+
+    @decorators.idempotent_id('4a803475-3f20-4e4b-940d-17065e71def9')
+    def test_a_reason_is_listed_once_with_its_cells(self):
+        same = results({
+            ('bullseye', 'sid', 'live'): ('failed', 'TLS handshake failed'),
+            ('sid', 'bullseye', 'live'): ('failed', 'TLS handshake failed'),
+            ('sid', 'sid', 'live'): ('failed', 'no disk'),
+            ('bullseye', 'bullseye', 'live'): ('ok', ''),
+        })
+        text = report.markdown(same)
+        self.assertEqual(1, text.count('TLS handshake failed'))
+        self.assertIn('- failed — TLS handshake failed (2): bullseye → sid: '
+                      'live; sid → bullseye: live', text)
+        self.assertIn('- failed — no disk (1): sid → sid: live', text)
+        page = report.html_page(same)
+        failed = page.split('<h2>Failed cells</h2>')[1].split('</ul>')[0]
+        self.assertEqual(2, failed.count('<li>'))
+        self.assertIn('<a href="#cell-sid-bullseye">', failed)
 
     @decorators.idempotent_id('d0eaa740-e182-473d-bb2a-d8e021e9b9a5')
     def test_html_has_the_heat_map_and_every_cell(self):
@@ -85,7 +104,14 @@ class TestReport(base.BaseTestCase):
         # Axis titles, each suite with its versions, a legend.
         self.assertIn('destination →', page)
         self.assertIn('source ↓', page)
-        self.assertIn('libvirt 12.8.0, QEMU 11.1', page)
+        # Each column's versions on lines of their own, each narrower
+        # than its 90 px cell at 10 px (about 5.5 px a character).
+        self.assertIn('>libvirt 12.8.0</text>', page)
+        self.assertIn('>QEMU 11.1</text>', page)
+        small = re.findall(r'<text x="\d+" y="\d+" text-anchor="middle" '
+                           r'font-size="10">([^<]*)</text>', page)
+        self.assertEqual(4, len(small))
+        self.assertLessEqual(max(map(len, small)), 90 // 5.5)
         for _, colour, text in report.LEGEND:
             self.assertIn(colour, page)
             self.assertIn(text, page)
@@ -104,7 +130,7 @@ class TestReport(base.BaseTestCase):
         self.assertLess(page.index('<h2>Failed cells</h2>'),
                         page.index('<svg'))
         text = report.markdown(partial)
-        self.assertLess(text.index('Failed cells (2):'),
+        self.assertLess(text.index('Failed cells (2), by reason:'),
                         text.index('| source ↓'))
 
     @decorators.idempotent_id('b5c56683-f29d-4443-976a-8985c9790bdd')

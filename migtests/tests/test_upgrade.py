@@ -136,8 +136,9 @@ class TestCells(base.BaseTestCase):
         results = {'suites': {'trixie': {}, 'sid': {}}, 'seconds': 1.0,
                    'cells': found, 'title': upgrade.TITLE,
                    'about': upgrade.ABOUT}
-        self.assertIn('trixie → sid, upstream: attached volume: failed — '
-                      'libvirt: error while loading state',
+        self.assertIn('- failed — libvirt: error while loading state for '
+                      "instance 0x0 of device 'virtio-blk' (1): trixie → "
+                      'sid: upstream: attached volume',
                       report.markdown(results))
 
     @decorators.idempotent_id('82a3b4c5-d6e7-48f9-8a0b-1c2d3e4f5061')

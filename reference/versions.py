@@ -169,11 +169,11 @@ FEATURES = {f.name: f for f in (
     # in four with a 50 ms downtime limit, also seen at 300 ms over native
     # TLS, none in 30 at 300 ms over plain TCP.  QEMU 10.0 showed no fault.
     # The fix lies between the two; 10.0 is the first version seen to work.
-    Feature('tcg_dirty_tracking_reliable', 'measured by hand on the lab '
-            '(doc/source/lab.md, "Measured on Debian 12"): QEMU 7.2 TCG '
-            'guest memory corrupted after migration, QEMU 10.0 fine; no '
-            'primary source, and no lab case repeats it (the lab\'s guests '
-            'dirty memory only where this holds)',
+    Feature('tcg_dirty_tracking_reliable', 'measured on the lab: '
+            'migtests lab repro tcg-lost-pages (QEMU 7.2.22: the guest\'s '
+            'kernel faults within two migrations; --suites trixie,trixie, '
+            'QEMU 10.0.13: 12 migrations without fault; '
+            'doc/source/findings/tcg-lost-pages.md); no primary source',
             qemu_since=V('10.0.0')),
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '
             'NON_SHARED_INC copied nothing since 7.3.0',

@@ -130,10 +130,14 @@ class Record:
         os.replace(self.path + '.tmp', self.path)
 
 
-def _failure_text(traceback, lines=3, limit=2000):
-    """The last lines of a traceback, where the exception says why."""
-    tail = [line.strip() for line in traceback.splitlines() if line.strip()]
-    return ' '.join(tail[-lines:])[-limit:]
+def _failure_text(traceback, limit=2000):
+    """The exception a traceback ends with: its lines after the last
+    frame (and that frame's source line), markers left out."""
+    lines = [line.strip() for line in traceback.splitlines()
+             if line.strip() and not set(line.strip()) <= set('^~')]
+    frames = [i for i, line in enumerate(lines) if line.startswith('File "')]
+    tail = lines[frames[-1] + 2:] if frames else lines
+    return ' '.join(tail or lines[-1:])[-limit:]
 
 
 def parse_args(argv, prog='migtests-job'):

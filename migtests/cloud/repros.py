@@ -25,7 +25,6 @@ import dataclasses
 import glob
 import os
 
-from migtests import console
 
 SCENARIOS = 'migtests.api.compute.'
 
@@ -69,10 +68,14 @@ def _failed_with(test, signature, what):
 
 
 def _config_drive_empty(run, logs):
+    """Shown when the guest on the destination reads a config drive with
+    no ISO 9660 label (its console prints label=-): Nova made it anew,
+    empty, and it arrived as zeros."""
     status, failure = _failure(run, REPROS['config-drive-empty'].test)
-    return _shown(status, failure, console.EMPTY_SHA256,
-                  'on the destination the guest reads a config drive of '
-                  'zeros (SHA-256 %s)' % console.EMPTY_SHA256[:12])
+    return _shown(status, failure, "('-', '",
+                  'on the destination the guest reads a config drive '
+                  'without a filesystem (label -), not the one it booted '
+                  'with')
 
 
 REMOVED_OPTIONS = ('live_migration_flag', 'block_migration_flag')

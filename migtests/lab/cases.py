@@ -67,7 +67,9 @@ class Layout:
     name: str
     local: bool
     volume: str | None = None   # the shared volume's export name
-    dirty: bool = True          # rewrites RAM in a loop (where reliable)
+    # Rewrites RAM in a loop: True where QEMU tracks it reliably,
+    # 'always' also where it does not (the finding's reproduction).
+    dirty: bool | str = True
     config: bool = False        # a config drive (never copied by libvirt)
     machine: str | None = None  # the guest's machine type (None: guest.py's
     #                             pinned one, which every suite's QEMU has)
@@ -99,6 +101,7 @@ class Layout:
 LAYOUTS = {layout.name: layout for layout in (
     Layout('none', local=False),
     Layout('idle', local=False, dirty=False),
+    Layout('dirty-always', local=False, dirty='always'),
     Layout('local', local=True),
     Layout('volume', local=False, volume='vol1'),
     Layout('local+volume', local=True, volume='vol2'),

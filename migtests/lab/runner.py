@@ -122,6 +122,8 @@ class Runner:
     def dirty_mib(self, layout):
         if not cases.LAYOUTS[layout].dirty:
             return 0
+        if cases.LAYOUTS[layout].dirty == 'always':
+            return DIRTY_MIB
         if self._reliable_dirty_tracking is None:   # the hosts never change
             caps = [self.capabilities(h) for h in self.lab.hosts]
             self._reliable_dirty_tracking = supports(

@@ -255,11 +255,7 @@ def _imported(node):
 
 
 def _ids(suite):
-    for test in suite:
-        if isinstance(test, unittest.TestSuite):
-            yield from _ids(test)
-        else:
-            yield test.id().split('[')[0]
+    return [test.id().split('[')[0] for test in _flat(suite)]
 
 
 class FakeServers:

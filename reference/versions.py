@@ -171,8 +171,9 @@ FEATURES = {f.name: f for f in (
     # The fix lies between the two; 10.0 is the first version seen to work.
     Feature('tcg_dirty_tracking_reliable', 'measured on the lab: '
             'migtests lab repro tcg-lost-pages (QEMU 7.2.22: the guest\'s '
-            'kernel faults within two migrations; --suites trixie,trixie, '
-            'QEMU 10.0.13: 12 migrations without fault; '
+            'kernel faulted within two migrations in six of seven runs; '
+            '--suites trixie,trixie, QEMU 10.0.13: 12 migrations without '
+            'fault; '
             'doc/source/findings/tcg-lost-pages.md); no primary source',
             qemu_since=V('10.0.0')),
     Feature('non_shared_inc_broken', 'libvirt 7.6.0 release notes: '

@@ -576,7 +576,7 @@ def judge(outcomes, record, results, profile):
 def reproduced(repro, record, logs):
     """(exit status, reason) of a --repro run: 0 when the finding's defect
     showed, 1 when it did not; the evidence printed and recorded."""
-    shown, evidence = repro.check(record.data['runs']['upstream'], logs)
+    shown, evidence = repro.shown(record.data['runs']['upstream'], logs)
     record.data['repro'] = {'name': repro.name, 'reproduced': shown,
                             'evidence': evidence}
     print('\n%s: %s (doc/source/findings/%s.md)' % (

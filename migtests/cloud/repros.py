@@ -25,6 +25,7 @@ import dataclasses
 import glob
 import os
 
+from reference import model
 
 SCENARIOS = 'migtests.api.compute.'
 
@@ -36,59 +37,49 @@ class Repro:
     profile: str           # configs.PROFILES
     computes: str | None   # --computes, or the machine's suite twice
     test: str              # the scenario, under migtests.api.compute.
-    check: object          # (run, logs) -> (reproduced, evidence lines)
+    check: object          # (repro, run, logs) -> (reproduced, evidence)
 
     @property
     def regex(self):
         return '^' + (SCENARIOS + self.test).replace('.', r'\.') + r'\b'
 
-
-def _failure(run, test):
-    """The outcome and failure text of the scenario in the run."""
-    for row in run['tests']:
-        if row['id'].startswith(SCENARIOS + test):
-            return row['status'], row.get('failure', '')
-    return 'not run', ''
+    def shown(self, run, logs):
+        """(reproduced, evidence lines) of a run of the scenario."""
+        return self.check(self, run, logs)
 
 
-def _shown(status, failure, signature, what):
-    if status != 'FAILED':
-        return False, ['the scenario %s' % (
-            'passed' if status == 'ok' else status)]
-    if signature not in failure:
-        return False, ['the scenario failed otherwise: %s' % failure]
-    return True, [what, failure]
-
-
-def _failed_with(test, signature, what):
-    def check(run, logs):
-        status, failure = _failure(run, test)
-        return _shown(status, failure, signature, what)
+def _failed_with(signature, what):
+    """Shown when the scenario failed and its failure holds
+    ``signature``."""
+    def check(repro, run, logs):
+        for row in run['tests']:
+            if row['id'].startswith(SCENARIOS + repro.test):
+                status, failure = row['status'], row.get('failure', '')
+                break
+        else:
+            status, failure = 'not run', ''
+        if status != 'FAILED':
+            return False, ['the scenario %s' % (
+                'passed' if status == 'ok' else status)]
+        if signature not in failure:
+            return False, ['the scenario failed otherwise: %s' % failure]
+        return True, [what, failure]
     return check
-
-
-def _config_drive_empty(run, logs):
-    """Shown when the guest on the destination reads a config drive with
-    no ISO 9660 label (its console prints label=-): Nova made it anew,
-    empty, and it arrived as zeros."""
-    status, failure = _failure(run, REPROS['config-drive-empty'].test)
-    return _shown(status, failure, "('-', '",
-                  'on the destination the guest reads a config drive '
-                  'without a filesystem (label -), not the one it booted '
-                  'with')
 
 
 REMOVED_OPTIONS = ('live_migration_flag', 'block_migration_flag')
 
 
-def _removed_flags_ignored(run, logs):
+def _removed_flags_ignored(repro, run, logs):
     """Reproduced when the computes' nova.conf asks for the tunnel (the
-    2016 profile), libvirt received no VIR_MIGRATE_TUNNELLED, and no line
-    of the computes' logs names the removed options."""
+    2016 profile), libvirt received no TUNNELLED, and no line of the
+    computes' logs names the removed options."""
     calls = run.get('migrations', [])
     if not calls:
         return False, ['no migration reached libvirt']
-    tunnelled = [c for c in calls if 'VIR_MIGRATE_TUNNELLED' in c['flags']]
+    # The records name flags in their short form (model.short_flag).
+    tunnelled = [c for c in calls
+                 if 'TUNNELLED' in map(model.short_flag, c['flags'])]
     said = []
     for path in sorted(glob.glob(os.path.join(
             logs, 'nova-compute-upstream-*.log'))):
@@ -106,26 +97,30 @@ def _removed_flags_ignored(run, logs):
                           % ' or '.join(REMOVED_OPTIONS)]
 
 
-ABORT = ('test_operations.OperatorActionsTest.'
-         'test_abort_keeps_the_server_on_its_source')
-ROLLING = 'test_rolling_upgrade.RollingUpgradeTest.' \
-    'test_older_to_newer_keeps_running'
 REPROS = {r.name: r for r in (
     # The plugin's assert_stayed: the record first, then the server.
-    Repro('abort-error', 'abort-error', 'operations', None, ABORT,
-          _failed_with(ABORT, "'cancelled' != 'error'",
+    Repro('abort-error', 'abort-error', 'operations', None,
+          'test_operations.OperatorActionsTest.'
+          'test_abort_keeps_the_server_on_its_source',
+          _failed_with("'cancelled' != 'error'",
                        'the aborted migration ended in error, not cancelled '
                        '(and the instance in ERROR), its guest running on '
                        'its source')),
     # The plugin's live_migrate names the server's status on a failure.
     Repro('failed-migration-error', 'failed-migration-error', 'shipped',
-          'trixie,sid', ROLLING,
-          _failed_with(ROLLING, 'status ERROR', 'the migration failed in '
-                       'libvirt and left the instance in ERROR, its guest '
-                       'running on its source')),
+          'trixie,sid', 'test_rolling_upgrade.RollingUpgradeTest.'
+          'test_older_to_newer_keeps_running',
+          _failed_with('status ERROR', 'the migration failed in libvirt and '
+                       'left the instance in ERROR, its guest running on '
+                       'its source')),
+    # The guest prints label=- for a drive without an ISO 9660 label:
+    # Nova made it anew, empty, and it arrived as zeros.
     Repro('config-drive-empty', 'config-drive-empty', 'config-drive', None,
           'test_block_migration.BlockMigrationTest.'
-          'test_block_migration_with_config_drive', _config_drive_empty),
+          'test_block_migration_with_config_drive',
+          _failed_with("('-', '", 'on the destination the guest reads a '
+                       'config drive without a filesystem (label -), not '
+                       'the one it booted with')),
     Repro('removed-flags-ignored', 'removed-flags-ignored', '2016', None,
           'test_block_migration.BlockMigrationTest.'
           'test_block_migration_local_root_disk', _removed_flags_ignored),

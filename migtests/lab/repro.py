@@ -142,7 +142,7 @@ DOWNTIME_STEPS_MS = (50, 100, 200, 300, 500)
 DOWNTIME_STEP_SECONDS = 2
 TCG_ATTEMPTS = 12
 # What the guest's kernel prints when it meets the lost pages (a soft
-# lockup is not among them: the paused guest's clock jump can print one).
+# lockup is not among them: it does not show corruption by itself).
 CRASH_MARKS = ('unable to handle page fault', 'general protection fault',
                'Oops', 'Kernel panic', 'Fatal exception')
 

@@ -570,33 +570,33 @@ class TestRepro(base.BaseTestCase):
     @decorators.idempotent_id('9db6e1a7-0581-4972-9a85-a76d16990a80')
     def test_a_failure_counts_only_with_its_signature(self):
         repro = repros.REPROS['abort-error']
-        shown, evidence = repro.check(_run(
+        shown, evidence = repro.shown(_run(
             repro.test, 'FAILED', "MismatchError: 'cancelled' != 'error': "
             "{'id': 1}"), '/x')
         self.assertTrue(shown)
         self.assertIn("{'id': 1}", evidence[1])
         failed = repros.REPROS['failed-migration-error']
-        self.assertTrue(failed.check(_run(
+        self.assertTrue(failed.shown(_run(
             failed.test, 'FAILED', 'AssertionError: live migration did not '
             'complete: {}; the server stayed on its source, its guest '
             'running, status ERROR'), '/x')[0])
         self.assertEqual((False, ['the scenario passed']),
-                         repro.check(_run(repro.test, 'ok'), '/x'))
-        shown, evidence = repro.check(_run(repro.test, 'FAILED',
+                         repro.shown(_run(repro.test, 'ok'), '/x'))
+        shown, evidence = repro.shown(_run(repro.test, 'FAILED',
                                            'TimeoutException: x'), '/x')
         self.assertFalse(shown)
         self.assertEqual((False, ['the scenario not run']),
-                         repro.check(_run('other', 'ok'), '/x'))
+                         repro.shown(_run('other', 'ok'), '/x'))
 
     @decorators.idempotent_id('fa2cf571-eba0-4e43-864a-e6d5f6e95f1d')
     def test_config_drive_of_zeros(self):
         repro = repros.REPROS['config-drive-empty']
         # What testtools printed on this machine for Nova 34.
-        self.assertTrue(repro.check(_run(
+        self.assertTrue(repro.shown(_run(
             repro.test, 'FAILED', "reference = ('config-2', '35a6') actual "
             "   = ('-', '04af') : the config drive the guest reads on the "
             "destination is not the one it booted with"), '/x')[0])
-        self.assertFalse(repro.check(_run(
+        self.assertFalse(repro.shown(_run(
             repro.test, 'FAILED', "reference = ('config-2', 'ab') actual = "
             "('config-2', 'cd')"), '/x')[0])
 
@@ -604,26 +604,30 @@ class TestRepro(base.BaseTestCase):
     def test_removed_flags_need_no_tunnel_and_no_word(self):
         repro = repros.REPROS['removed-flags-ignored']
         logs = self.useFixture(fixtures.TempDir()).path
-        calls = [{'flags': ['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_NON_SHARED_INC']}]
+        # As the records name them (results.json of a run here).
+        calls = [{'flags': ['LIVE', 'NON_SHARED_INC']}]
         run = _run(repro.test, 'ok', migrations=calls)
-        shown, evidence = repro.check(run, logs)
+        shown, evidence = repro.shown(run, logs)
         self.assertTrue(shown, evidence)
-        self.assertEqual('libvirt received VIR_MIGRATE_LIVE|'
-                         'VIR_MIGRATE_NON_SHARED_INC', evidence[0])
+        self.assertEqual('libvirt received LIVE|NON_SHARED_INC', evidence[0])
         # A patched Nova says so: not reproduced, its words shown.
         with open(os.path.join(logs, 'nova-compute-upstream-compute1.log'),
                   'w') as f:
             f.write('WARNING [libvirt] live_migration_flag = x is ignored\n')
-        shown, evidence = repro.check(run, logs)
+        shown, evidence = repro.shown(run, logs)
         self.assertFalse(shown)
         self.assertIn('nova-compute said: WARNING [libvirt] '
                       'live_migration_flag = x is ignored', evidence)
-        tunnel = [{'flags': ['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TUNNELLED']}]
-        self.assertFalse(repro.check(_run(repro.test, 'ok', migrations=tunnel),
-                                     self.useFixture(
-                                         fixtures.TempDir()).path)[0])
+        empty = self.useFixture(fixtures.TempDir()).path
+        for tunnel in (['LIVE', 'TUNNELLED'],
+                       ['VIR_MIGRATE_LIVE', 'VIR_MIGRATE_TUNNELLED']):
+            self.assertEqual(
+                (False, ['libvirt received %s' % '|'.join(tunnel),
+                         'the tunnel was applied']),
+                repro.shown(_run(repro.test, 'ok',
+                                 migrations=[{'flags': tunnel}]), empty))
         self.assertEqual((False, ['no migration reached libvirt']),
-                         repro.check(_run(repro.test, 'ok'), logs))
+                         repro.shown(_run(repro.test, 'ok'), logs))
 
     @decorators.idempotent_id('de4b87f2-1420-4947-9738-8fc2575d2654')
     def test_failure_text_is_the_end_of_the_traceback(self):

@@ -29,7 +29,6 @@ import time
 from migtests.cloud import job
 from migtests.cloud import upgrade
 from migtests import command
-from migtests.lab import chroots
 from migtests.lab import report
 from migtests.lab.system import LabError
 from reference.versions import Version
@@ -42,7 +41,7 @@ def run_all(suites, driver, zuul_dir, output, name='upg'):
     drivers = 2 if driver == 'both' else 1
     results = {'title': upgrade.TITLE, 'about': upgrade.ABOUT,
                'complete': False,
-               'suites': {s: dataclasses.asdict(chroots.SUITES[s])
+               'suites': {s: dataclasses.asdict(upgrade.suite(s))
                           for s in suites},
                'drivers': driver, 'cells': [], 'pairs': {},
                'planned_cells': len(upgrade.pairs(suites))
@@ -113,8 +112,9 @@ def main(argv=None, prog='python -m migtests.cloud.rolling'):
         if len(suites) < 2:
             raise command.BadInput('--suites: at least two suites')
         for a, b in upgrade.pairs(suites):
-            upgrade.parse('%s,%s' % (a, b))
-        suites.sort(key=lambda s: Version.parse(chroots.SUITES[s].qemu))
+            suites[suites.index(a)], suites[suites.index(b)] = \
+                upgrade.parse('%s,%s' % (a, b))
+        suites.sort(key=lambda s: Version.parse(upgrade.suite(s).qemu))
     except (command.BadInput, LabError) as exc:
         command.error(prog, exc)
         return command.EXIT_BAD_INPUT

@@ -13,16 +13,19 @@
 """A cloud half upgraded: computes whose libvirt and QEMU come from
 different Debian suites (the lab's suite chroots), nova-compute the job's.
 
-Versions are data: each suite's libvirt and QEMU from chroots.SUITES, the
+Versions are data: each suite's libvirt and QEMU from chroots.SUITES (a
+candidate's read from its chroot, built before anything starts), the
 minimum a Nova series accepts from Nova itself (its libvirt driver's
 MIN_LIBVIRT_VERSION / MIN_QEMU_VERSION), so a suite below it is refused
 before anything starts rather than met as a nova-compute that exits.
 """
 
 import dataclasses
+import os
 import warnings
 
 from migtests.lab import chroots
+from migtests.lab import lab
 from migtests.lab.system import LabError
 from reference.versions import Version
 
@@ -55,19 +58,21 @@ def parse(text, default=None):
     if len(suites) != 2 or not all(suites):
         raise LabError('--computes %s: two suites, e.g. bookworm,trixie'
                        % text)
-    unknown = [s for s in suites if s not in chroots.SUITES]
-    if unknown:
-        raise LabError('--computes: unknown suite %s (known: %s)' % (
-            ', '.join(unknown), ', '.join(chroots.SUITES)))
+    try:
+        suites = tuple(chroots.known(suites))
+    except chroots.BadSuite as exc:
+        raise LabError('--computes: %s' % exc) from None
     nova, libvirt, qemu = nova_minimum()
     for name in suites:
-        suite = chroots.SUITES[name]
-        if Version.parse(suite.libvirt) < libvirt or \
-                Version.parse(suite.qemu) < qemu:
+        # A candidate's versions are its chroot's: built here, before the
+        # cloud (BadSuite if its packages do not install).
+        chosen = chroots.suite(name, CACHE)
+        if Version.parse(chosen.libvirt) < libvirt or \
+                Version.parse(chosen.qemu) < qemu:
             raise LabError(
                 '--computes: %s has libvirt %s / QEMU %s, below nova %s\'s '
                 'minimum (libvirt %s, QEMU %s): its nova-compute would not '
-                'start' % (name, suite.libvirt, suite.qemu, nova,
+                'start' % (name, chosen.libvirt, chosen.qemu, nova,
                            Version(*libvirt), Version(*qemu)))
     return suites
 
@@ -76,10 +81,19 @@ def mixed(suites):
     return len(set(suites)) > 1
 
 
+# The chroots' cache of the cloud's lab (its default root).
+CACHE = os.path.join(lab.DEFAULT_ROOT, 'cache')
+
+
+def suite(name):
+    """The suite's or candidate's chroots.Suite, with its versions."""
+    return chroots.suite(name, CACHE)
+
+
 def describe(suites):
     """'compute1 bookworm (libvirt 9.0.0, QEMU 7.2), compute2 ...'."""
     return ', '.join('compute%d %s (libvirt %s, QEMU %s)' % (
-        i + 1, s, chroots.SUITES[s].libvirt, chroots.SUITES[s].qemu)
+        i + 1, s, suite(s).libvirt, suite(s).qemu)
         for i, s in enumerate(suites))
 
 
@@ -146,7 +160,7 @@ def cells(run_results, pair):
     """The report's cells (report.Cell fields) from one pair's
     results.json."""
     older, newer = sorted(pair, key=lambda s: Version.parse(
-        chroots.SUITES[s].qemu))
+        suite(s).qemu))
     ends = {'older-to-newer': (older, newer),
             'newer-to-older': (newer, older)}
     found = []

@@ -18,6 +18,8 @@
     migtests lab bench [--output FILE]       real-migration figures (own lab)
     migtests lab soak [--rounds N] [--seed S]  up and down under random kills
     migtests lab repro FINDING [--suites A,B]  a libvirt/QEMU finding, again
+    migtests lab debs --suites CANDIDATE --into DIR  the .deb files the
+                                             candidate installed, into DIR
 
 Exit status: 0 done (repro: the defect showed), 1 a lab step failed, soak
 left something behind or repro did not show the defect (one line on
@@ -40,11 +42,14 @@ from migtests.lab.system import LabError
 def build_parser(prog='migtests-lab'):
     parser = command.Parser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument('command', choices=('up', 'down', 'status', 'bench',
-                                            'soak', 'repro'))
+                                            'soak', 'repro', 'debs'))
     parser.add_argument('finding', nargs='?', choices=sorted(repro.REPROS),
                         help='the finding to reproduce (repro)')
     parser.add_argument('--suites', metavar='SOURCE,DESTINATION',
-                        help='other suites than the finding\'s (repro)')
+                        help='other suites than the finding\'s (repro); '
+                        'the candidate (debs); each %s' % chroots.HELP)
+    parser.add_argument('--into', metavar='DIR', help='where the '
+                        'candidate\'s .deb files go (debs)')
     parser.add_argument('--name', default='lab', help='lab name (up to 6 '
                         'letters or digits)')
     parser.add_argument('--hosts', type=int, default=2, choices=range(2, 9),
@@ -62,6 +67,15 @@ def build_parser(prog='migtests-lab'):
     return parser
 
 
+def _suites(text):
+    """Suites or candidates, checked; BadInput."""
+    try:
+        return chroots.known([s.strip() for s in text.split(',')
+                              if s.strip()])
+    except chroots.BadSuite as exc:
+        raise command.BadInput(str(exc)) from None
+
+
 def main(argv=None, prog='migtests-lab'):
     try:
         args = build_parser(prog).parse_args(argv)
@@ -71,12 +85,16 @@ def main(argv=None, prog='migtests-lab'):
                 raise command.BadInput('repro needs a finding: %s'
                                        % ', '.join(sorted(repro.REPROS)))
             if args.suites:
-                suites = [s.strip() for s in args.suites.split(',')]
-                unknown = [s for s in suites if s not in chroots.SUITES]
-                if len(suites) != 2 or unknown:
-                    raise command.BadInput(
-                        '--suites takes SOURCE,DESTINATION of %s'
-                        % ', '.join(chroots.SUITES))
+                suites = _suites(args.suites)
+                if len(suites) != 2:
+                    raise command.BadInput('--suites takes SOURCE,'
+                                           'DESTINATION')
+        if args.command == 'debs':
+            suites = _suites(args.suites or '')
+            if len(suites) != 1 or not chroots.suite(suites[0]).base \
+                    or not args.into:
+                raise command.BadInput('debs takes --suites CANDIDATE '
+                                       '(BASE+SOURCE...) and --into DIR')
         if os.geteuid() != 0:
             raise command.BadInput('the lab needs root (network namespaces, '
                                    'mounts)')
@@ -84,6 +102,12 @@ def main(argv=None, prog='migtests-lab'):
         command.error(prog, exc)
         return command.EXIT_BAD_INPUT
     try:
+        if args.command == 'debs':
+            debs = chroots.download(Lab(args.name).cache, suites[0],
+                                    args.into)
+            print('%d .deb files of %s in %s' % (len(debs), suites[0],
+                                                 args.into))
+            return command.EXIT_OK
         if args.command == 'repro':
             return command.EXIT_OK if repro.run(args.finding, suites) \
                 else command.EXIT_FAILED
@@ -114,6 +138,9 @@ def main(argv=None, prog='migtests-lab'):
             print('lab %s is down' % args.name)
         else:
             print(json.dumps(lab.status(), indent=1))
+    except chroots.BadSuite as exc:     # a candidate that does not install
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
     except LabError as exc:
         command.error(prog, exc)
         return command.EXIT_FAILED

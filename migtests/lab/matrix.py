@@ -103,11 +103,12 @@ class Recorder:
     report of what ran, marked incomplete."""
 
     def __init__(self, suites, case_names, planned, prefix, shard=None):
-        """``prefix`` None: keep the results in memory, write nothing."""
+        """``suites``: chroots.Suite of each, as its chroot has it;
+        ``prefix`` None: keep the results in memory, write nothing."""
         self.prefix = prefix
         self.started = time.monotonic()
         self.lock = threading.Lock()      # pairs report from their threads
-        self.results = {'suites': {s: dataclasses.asdict(chroots.SUITES[s])
+        self.results = {'suites': {s.name: dataclasses.asdict(s)
                                    for s in suites},
                         'cases': case_names, 'seconds': 0.0,
                         'complete': False, 'planned_cells': planned,
@@ -364,13 +365,15 @@ def run_matrix(suites, case_names, output_prefix, progress=print,
         todo = shard(todo, *shard_of)
     keys = [(source, destination, case.id) for a, b in todo
             for case, source, destination in _cells_of(a, b, chosen)]
-    recorder = Recorder(suites, case_names, len(keys), output_prefix,
-                        shard='%d/%d' % shard_of if shard_of else None)
-    # Shared by every lab: built once, before labs start side by side.
+    # Shared by every lab: built once, before labs start side by side (a
+    # candidate that does not install is BadSuite here, before any lab).
     cache = Lab('mxprep').cache
     guestimage.build(cache)
     for suite in sorted({s for pair in todo for s in pair}):
         chroots.build(cache, suite)
+    recorder = Recorder([chroots.suite(s, cache) for s in suites],
+                        case_names, len(keys), output_prefix,
+                        shard='%d/%d' % shard_of if shard_of else None)
     stop = threading.Event()
 
     def one(index, a, b):

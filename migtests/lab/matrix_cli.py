@@ -44,9 +44,31 @@ def _names(text, known, what):
     return names
 
 
+def _suites(text):
+    """Suites or candidates (chroots.HELP), checked; BadInput."""
+    names = [n.strip() for n in text.split(',') if n.strip()]
+    if not names:
+        raise command.BadInput('no suite named: %s' % chroots.HELP)
+    try:
+        return chroots.known(names)
+    except chroots.BadSuite as exc:
+        raise command.BadInput(str(exc)) from None
+
+
+def _grid_order(names):
+    """Published suites in their order, each candidate after its base."""
+    def key(name):
+        chosen = chroots.suite(name)
+        return (list(chroots.SUITES).index(chosen.base or name),
+                bool(chosen.base), name)
+    return sorted(set(names), key=key)
+
+
 def main(argv=None, prog='migtests-matrix'):
     parser = command.Parser(prog=prog)
-    parser.add_argument('--suites', default=','.join(chroots.SUITES))
+    parser.add_argument('--suites', default=','.join(chroots.SUITES),
+                        help='the suites to pair: %s (default: %%(default)s)'
+                        % chroots.HELP)
     parser.add_argument('--cases', default=','.join(matrix.CASES))
     parser.add_argument('--output', default=os.path.join('results',
                                                          'matrix'),
@@ -73,16 +95,14 @@ def main(argv=None, prog='migtests-matrix'):
         shard_of = _shard(args.shard) if args.shard else None
         only_pairs = None
         if args.pairs:
-            only_pairs = [tuple(_names(p.replace(':', ','),
-                                       list(chroots.SUITES), 'suite'))
+            only_pairs = [tuple(_suites(p.replace(':', ',')))
                           for p in args.pairs.split(',')]
             if any(len(p) != 2 for p in only_pairs):
                 raise command.BadInput('--pairs takes A:B pairs separated '
                                        'by commas')
-            suites = sorted({s for p in only_pairs for s in p},
-                            key=list(chroots.SUITES).index)
+            suites = _grid_order(s for p in only_pairs for s in p)
         else:
-            suites = _names(args.suites, list(chroots.SUITES), 'suite')
+            suites = _suites(args.suites)
         cases = _names(args.cases, list(matrix.CASES), 'case')
         if args.jobs < 1:
             raise command.BadInput('--jobs must be at least 1')
@@ -120,6 +140,9 @@ def main(argv=None, prog='migtests-matrix'):
                          'is in %s/report.md (marked incomplete)\n'
                          % (prog, args.output))
         return command.EXIT_INTERRUPTED
+    except chroots.BadSuite as exc:     # before any lab started
+        command.error(prog, exc)
+        return command.EXIT_BAD_INPUT
     except Exception as exc:    # LabError, or a bug: one line, not lost
         command.error(prog, '%s%s; what ran is in %s/report.md' % (
             '' if isinstance(exc, LabError) else type(exc).__name__ + ': ',

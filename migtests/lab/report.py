@@ -24,7 +24,6 @@ import os
 
 from migtests import command
 from migtests.lab import cases
-from migtests.lab import chroots
 from migtests.lab import ciformats
 
 
@@ -46,9 +45,50 @@ class Cell:
         return (self.source, self.destination, self.case)
 
 
-def _label(suite):
-    return '%s (%s)' % (suite, _versions(suite)) if _versions(suite) \
-        else suite
+def _label(results, suite):
+    versions = _versions(results, suite)
+    return '%s (%s)' % (suite, versions) if versions else suite
+
+
+def _versions(results, suite):
+    """'libvirt X, QEMU Y' as the run recorded them (a candidate's read
+    from its chroot)."""
+    s = results['suites'].get(suite) or {}
+    if not s.get('libvirt'):
+        return ''
+    return 'libvirt %s, QEMU %s' % (s['libvirt'], s.get('qemu') or '?')
+
+
+def _base(results, suite):
+    """The published suite a candidate stands on; a suite's own name."""
+    return (results['suites'].get(suite) or {}).get('base') or suite
+
+
+def differences(results):
+    """A candidate's cells whose outcome is not that of the same cell on
+    the published suite it stands on, in the same run: [(cell, published
+    cell)], the regressions (it passed on the published suite) first."""
+    by_key = {c.key(): c for c in _cells(results)}
+    found = []
+    for cell in _cells(results):
+        key = (_base(results, cell.source),
+               _base(results, cell.destination), cell.case)
+        published = by_key.get(key)
+        if key != cell.key() and published and \
+                (published.outcome == 'ok') != (cell.outcome == 'ok'):
+            found.append((cell, published))
+    found.sort(key=lambda pair: (pair[1].outcome != 'ok',) + _place(
+        results)(pair[0]))
+    return found
+
+
+def _difference_lines(results):
+    return ['- %s → %s %s: %s here, %s on %s → %s%s' % (
+        cell.source, cell.destination, cell.case, cell.outcome,
+        published.outcome, published.source, published.destination,
+        ' — ' + (cell.error or published.error)
+        if cell.error or published.error else '')
+        for cell, published in differences(results)]
 
 
 def _cells(results):
@@ -136,8 +176,15 @@ def _where(cells):
 def markdown(results):
     suites = list(results['suites'])
     grid = _grid(results)
+    marked = _marked(results)
     lines = ['%s: %s.' % (results.get('title', DEFAULT_TITLE),
                           results.get('about', DEFAULT_ABOUT)), '']
+    changed = _difference_lines(results)
+    if changed:
+        # For "may we ship this candidate?": what it changed, first.
+        lines += ['Candidate cells that differ from the published suite\'s '
+                  '(%d), regressions first:' % len(changed), ''] + changed
+        lines.append('')
     reds = _reds(results)
     if reds:
         # What failed first, with its reason.
@@ -147,7 +194,7 @@ def markdown(results):
                   for outcome, error, cells in _reasons(results)]
         lines.append('')
     lines += ['| source ↓ \\ destination → | ' + ' | '.join(
-        _label(s) for s in suites) + ' |',
+        _label(results, s) for s in suites) + ' |',
         '| --- |' + ' --- |' * len(suites)]
     for source in suites:
         row = []
@@ -155,9 +202,12 @@ def markdown(results):
             cells = grid.get((source, destination), [])
             ok = sum(c.outcome == 'ok' for c in cells)
             bad = [c.case for c in cells if c.outcome != 'ok']
-            row.append('%d/%d%s' % (ok, len(cells), (' ✗ ' + ', '.join(bad))
-                                    if bad else '') if cells else '—')
-        lines.append('| %s | %s |' % (_label(source), ' | '.join(row)))
+            row.append('%d/%d%s%s' % (ok, len(cells), (
+                ' ✗ ' + ', '.join(bad)) if bad else '', ' ≠ published' if (
+                    source, destination) in marked else '')
+                if cells else '—')
+        lines.append('| %s | %s |' % (
+            _label(results, source), ' | '.join(row)))
     if results.get('shard'):
         lines += ['', 'Shard %s of the matrix (`--shard`; join the shards '
                   'with `--merge`).' % results['shard']]
@@ -186,7 +236,15 @@ def svg(results, size=90):
     libvirt and QEMU; each cell links to its rows of the table."""
     suites = list(results['suites'])
     grid = _grid(results)
-    margin, top = 190, 84
+    marked = _marked(results)
+    titles = {name: _title(results, name) for name in suites}
+    # Cells as wide as the longest title line (a candidate's directory),
+    # at about 7 px a character; the row titles' margin likewise.
+    longest = max((len(line) for lines in titles.values() for line in lines),
+                  default=0)
+    size = max(size, 7 * longest + 10)
+    rows = max((len(lines) for lines in titles.values()), default=3)
+    margin, top = max(190, 7 * longest + 30), 24 + 12 * rows
     width = margin + size * len(suites) + 10
     height = top + size * len(suites) + 10
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" '
@@ -199,35 +257,41 @@ def svg(results, size=90):
              '12 %d)" text-anchor="middle">source ↓</text>'
              % (top + size * len(suites) / 2, top + size * len(suites) / 2)]
     for i, name in enumerate(suites):
-        versions = _versions(name)
+        lines = [html.escape(line) for line in titles[name]]
+        # The versions' lines (the last two, when recorded) in small type.
+        small = len(lines) - (2 if _versions(results, name) else 0)
+        fonts = ['' if j < small else ' font-size="10"'
+                 for j in range(len(lines))]
         x = margin + size * i + size / 2
-        # A column is as wide as its cell: libvirt and QEMU on lines of
-        # their own, or the titles overlap.
-        parts.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
-                     % (x, top - 38, name))
-        parts += ['<text x="%d" y="%d" text-anchor="middle" '
-                  'font-size="10">%s</text>' % (x, top - 24 + 12 * j, line)
-                  for j, line in enumerate(versions.split(', ')
-                                           if versions else [])]
-        y = top + size * i + size / 2
-        parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>'
-                     '<text x="%d" y="%d" text-anchor="end" '
-                     'font-size="10">%s</text>'
-                     % (margin - 10, y - 2, name, margin - 10, y + 12,
-                        versions))
+        # A column is as wide as its cell: the name, libvirt and QEMU on
+        # lines of their own, or the titles overlap.
+        parts += ['<text x="%d" y="%d" text-anchor="middle"%s>%s</text>'
+                  % (x, top - 10 - 12 * (len(lines) - 1 - j), fonts[j], line)
+                  for j, line in enumerate(lines)]
+        y = top + size * i + size / 2 - 6 * (len(lines) - 2)
+        parts += ['<text x="%d" y="%d" text-anchor="end"%s>%s</text>'
+                  % (margin - 10, y + 12 * j, fonts[j], line)
+                  for j, line in enumerate(lines)]
     for i, source in enumerate(suites):
         for j, destination in enumerate(suites):
             cells = grid.get((source, destination), [])
             ok = sum(c.outcome == 'ok' for c in cells)
             state = _state(cells)
             x, y = margin + size * j, top + size * i
+            differs = (source, destination) in marked
             rect = ('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
-                    'stroke="white"><title>%s → %s: %d/%d</title></rect>'
+                    'stroke="%s" stroke-width="%d"><title>%s → %s: %d/%d%s'
+                    '</title></rect>'
                     '<text x="%d" y="%d" text-anchor="middle" fill="white">'
-                    '%s</text>' % (x, y, size, size, COLOURS[state], source,
-                                   destination, ok, len(cells), x + size / 2,
-                                   y + size / 2 + 4, '%d/%d' % (
-                                       ok, len(cells)) if cells else '—'))
+                    '%s</text>' % (x, y, size, size, COLOURS[state],
+                                   'black' if differs else 'white',
+                                   3 if differs else 1, html.escape(source),
+                                   html.escape(destination), ok, len(cells),
+                                   '; differs from the published suite'
+                                   if differs else '', x + size / 2,
+                                   y + size / 2 + 4, '%d/%d%s' % (
+                                       ok, len(cells), ' ≠' if differs
+                                       else '') if cells else '—'))
             if cells:
                 rect = '<a xlink:href="#%s" href="#%s">%s</a>' % (
                     _anchor(source, destination),
@@ -237,15 +301,29 @@ def svg(results, size=90):
     return ''.join(parts)
 
 
-def _versions(suite):
-    s = chroots.SUITES.get(suite)
-    return 'libvirt %s, QEMU %s' % (s.libvirt, s.qemu) if s else ''
+def _marked(results):
+    """The grid cells (source, destination) holding a candidate's cell
+    that differs from the published suite's."""
+    return {(cell.source, cell.destination)
+            for cell, _ in differences(results)}
 
 
-def legend():
-    return '<p class="legend">%s</p>' % ' '.join(
+def _title(results, name):
+    """A suite's title lines: its name (a candidate's cut at each '+'),
+    then libvirt and QEMU."""
+    parts = name.split('+')
+    lines = parts[:1] + ['+' + p for p in parts[1:]]
+    versions = _versions(results, name)
+    return lines + (versions.split(', ') if versions else [])
+
+
+def legend(marked=False):
+    return '<p class="legend">%s%s</p>' % (' '.join(
         '<span><span class="swatch" style="background:%s"></span>%s</span>'
-        % (colour, html.escape(text)) for _, colour, text in LEGEND)
+        % (colour, html.escape(text)) for _, colour, text in LEGEND),
+        ' <span><span class="swatch" style="border:3px solid black">'
+        '</span>≠ a candidate\'s cell that differs from the published '
+        'suite\'s</span>' if marked else '')
 
 
 def html_page(results):
@@ -277,6 +355,8 @@ def html_page(results):
             html.escape(', '.join(names)))
             for (a, b), names in _by_pair(group).items()))
         for outcome, error, group in _reasons(results))
+    changed = ''.join('<li>%s</li>' % html.escape(line[2:])
+                      for line in _difference_lines(results))
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
             'migtests: %s</title><style>body{font-family:sans-serif}'
             'td{padding:2px 6px}tr.ok{background:#e6f4e6}'
@@ -285,7 +365,7 @@ def html_page(results):
             'margin:0 4px 0 12px;vertical-align:middle}</style>'
             '</head><body><h1>%s</h1>'
             '<p>Rows: source, columns: destination; %s. %s s in all.%s</p>'
-            '%s%s%s<h2>Cells</h2><table>'
+            '%s%s%s%s<h2>Cells</h2><table>'
             '<tr><th>source</th><th>destination</th><th>case</th>'
             '<th>outcome</th><th>flags</th><th>seconds</th>'
             '<th>error or note</th></tr>%s</table></body></html>\n'
@@ -294,8 +374,11 @@ def html_page(results):
                results['seconds'], '' if results.get('complete', True) else
                ' <strong>Incomplete run: %d of %d cells ran.</strong>' % (
                    len(results['cells']), results.get('planned_cells', 0)),
+               '<h2>Candidate cells that differ from the published '
+               'suite\'s, regressions first</h2><ul>%s</ul>' % changed
+               if changed else '',
                '<h2>Failed cells</h2><ul>%s</ul>' % reds if reds else '',
-               svg(results), legend(), ''.join(rows)))
+               svg(results), legend(bool(changed)), ''.join(rows)))
 
 
 def write_reports(results, prefix):
@@ -314,18 +397,30 @@ def write_reports(results, prefix):
 
 
 def compare(old, new):
-    """What regressed, what was fixed, what appeared or went away."""
+    """What regressed, what was fixed, what appeared or went away.  A
+    candidate of the new run that the old run does not have is compared
+    with the published suite it stands on (a candidate run against the
+    published suite's run: "may we ship this update?")."""
     before = {c.key(): c for c in map(_current, _cells(old))}
     after = {c.key(): c for c in map(_current, _cells(new))}
+
+    def counterpart(key):
+        source, destination, case = key
+        return tuple(s if s in old.get('suites', {}) else _base(new, s)
+                     for s in (source, destination)) + (case,)
     changes = {'regressed': [], 'fixed': [], 'new': [], 'gone': []}
+    matched = set()
     for key, cell in sorted(after.items()):
-        if key not in before:
+        then = before.get(counterpart(key))
+        if then is None:
             changes['new'].append(cell)
-        elif before[key].outcome == 'ok' and cell.outcome != 'ok':
+            continue
+        matched.add(counterpart(key))
+        if then.outcome == 'ok' and cell.outcome != 'ok':
             changes['regressed'].append(cell)
-        elif before[key].outcome != 'ok' and cell.outcome == 'ok':
+        elif then.outcome != 'ok' and cell.outcome == 'ok':
             changes['fixed'].append(cell)
-    changes['gone'] = [before[k] for k in sorted(set(before) - set(after))]
+    changes['gone'] = [before[k] for k in sorted(set(before) - matched)]
     return changes
 
 

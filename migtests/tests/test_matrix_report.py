@@ -12,6 +12,7 @@
 
 """The matrix report and --compare, on synthetic results (no lab)."""
 
+import dataclasses
 import io
 import json
 import os
@@ -27,16 +28,20 @@ import subunit
 from tempest.lib import decorators
 import testtools
 
+from migtests.lab import chroots
 from migtests.lab import ciformats
 from migtests.lab import matrix
 from migtests.lab import matrix_cli
 from migtests.lab import report
 
 
-def results(outcomes):
+def results(outcomes, suites=('bullseye', 'sid')):
+    """A run's results as the matrix records them (each suite as
+    chroots.Suite)."""
     cells = [dict(source=s, destination=d, case=c, outcome=o, error=e)
              for (s, d, c), (o, e) in outcomes.items()]
-    return {'suites': {'bullseye': {}, 'sid': {}}, 'cases': ['live'],
+    return {'suites': {name: dataclasses.asdict(chroots.SUITES[name])
+                       for name in suites}, 'cases': ['live'],
             'seconds': 1.0, 'cells': cells}
 
 
@@ -145,6 +150,79 @@ class TestReport(base.BaseTestCase):
                          [c.key() for c in changes['new']])
         self.assertEqual([('sid', 'sid', LIVE)],
                          [c.key() for c in changes['gone']])
+
+
+def with_candidate(outcomes):
+    """A run with bookworm and a candidate over it (versions as its chroot
+    gave them)."""
+    run = results(outcomes, suites=('bookworm',))
+    run['suites']['bpo'] = dict(run['suites']['bookworm'], name='bpo',
+                                base='bookworm', libvirt='11.3.0',
+                                qemu='10.0.2',
+                                sources=['bookworm-backports'])
+    return run
+
+
+class TestCandidateReport(base.BaseTestCase):
+    @decorators.idempotent_id('063c70ce-45d0-45cb-b7fd-29bcaf63f56f')
+    def test_cells_that_differ_from_the_published_suite_come_first(self):
+        run = with_candidate({
+            ('bookworm', 'bookworm', 'live'): ('ok', ''),
+            ('bookworm', 'bookworm', 'block'): ('failed', 'old bug'),
+            ('bookworm', 'bpo', 'live'): ('failed', 'TLS handshake failed'),
+            ('bookworm', 'bpo', 'block'): ('ok', ''),
+            ('bpo', 'bookworm', 'live'): ('ok', ''),
+            ('bpo', 'bookworm', 'block'): ('failed', 'old bug'),
+        })
+        self.assertEqual(
+            [('bookworm', 'bpo', 'live'), ('bookworm', 'bpo', 'block')],
+            [cell.key() for cell, _ in report.differences(run)])
+        text = report.markdown(run)
+        self.assertLess(text.index('differ from the published'),
+                        text.index('Failed cells'))
+        self.assertIn('- bookworm → bpo live: failed here, ok on bookworm → '
+                      'bookworm — TLS handshake failed', text)
+        self.assertIn('- bookworm → bpo block: ok here, failed on bookworm '
+                      '→ bookworm — old bug', text)
+        self.assertIn('| bpo (libvirt 11.3.0, QEMU 10.0.2) |', text)
+        self.assertIn('1/2 ✗ live ≠ published', text)
+        page = report.html_page(run)
+        self.assertIn('>libvirt 11.3.0</text>', page)
+        self.assertEqual(1, page.count('stroke="black" stroke-width="3"'))
+        self.assertIn('≠ a candidate', page)
+
+    @decorators.idempotent_id('5f6f9b1c-64d5-41f1-8970-ee5d14f3b5cc')
+    def test_long_candidate_names_get_cells_that_fit(self):
+        run = with_candidate({('bookworm', 'bpo', 'live'): ('ok', '')})
+        long_name = 'bookworm+/srv/candidates/libvirt-11.3.0-rebuild'
+        run['suites'][long_name] = run['suites'].pop('bpo')
+        page = report.html_page(run)
+        size = int(re.search(r'<rect x="\d+" y="\d+" width="(\d+)"',
+                             page).group(1))
+        # Cut at the '+', each line no wider than its cell (7 px a
+        # character at 12 px).
+        self.assertIn('>+/srv/candidates/libvirt-11.3.0-rebuild</text>',
+                      page)
+        self.assertGreaterEqual(size, 7 * len(
+            '+/srv/candidates/libvirt-11.3.0-rebuild'))
+
+    @decorators.idempotent_id('f1b3c982-0519-4631-8691-9394c71827e7')
+    def test_compare_a_candidate_run_with_the_published_run(self):
+        published = results({
+            ('bookworm', 'bookworm', LIVE): ('ok', ''),
+            ('bookworm', 'bookworm', BLOCK): ('ok', ''),
+        }, suites=('bookworm',))
+        candidate = with_candidate({
+            ('bookworm', 'bpo', LIVE): ('ok', ''),
+            ('bookworm', 'bpo', BLOCK): ('failed', 'no disk'),
+            ('bpo', 'bookworm', LIVE): ('ok', ''),
+            ('bpo', 'bookworm', BLOCK): ('ok', ''),
+        })
+        changes = report.compare(published, candidate)
+        self.assertEqual([('bookworm', 'bpo', BLOCK)],
+                         [c.key() for c in changes['regressed']])
+        self.assertEqual(([], [], []), (
+            changes['fixed'], changes['new'], changes['gone']))
 
 
 class TestMatrixCli(base.BaseTestCase):

@@ -14,6 +14,7 @@
 which suites a Nova series accepts, what a mixed cloud runs, and how a
 pair's results become the report's cells."""
 
+import dataclasses
 from unittest import mock
 
 from oslotest import base
@@ -21,6 +22,7 @@ from tempest.lib import decorators
 
 from migtests.cloud import configs
 from migtests.cloud import upgrade
+from migtests.lab import chroots
 from migtests.lab import report
 from migtests.lab.system import LabError
 
@@ -56,6 +58,22 @@ class TestComputes(base.BaseTestCase):
                      'bookworm,jessie'):
             error = self.assertRaises(LabError, upgrade.parse, text)
             self.assertNotIn('\n', str(error))
+
+    @decorators.idempotent_id('3df00340-4f03-4c25-9407-fba81c7bcd4d')
+    def test_a_candidate_below_the_minimum_is_refused_by_its_versions(
+            self, _):
+        # Its versions are its chroot's (built here, before the cloud).
+        old = dataclasses.replace(
+            chroots.SUITES['bookworm'], name='bookworm+old', base='bookworm',
+            libvirt='7.6.0', qemu='6.1.0')
+        with mock.patch.object(chroots, 'suite', side_effect=lambda n, c=None:
+                               old if n == 'bookworm+old'
+                               else chroots.SUITES[n]) as suite:
+            error = self.assertRaises(LabError, upgrade.parse,
+                                      'bookworm,bookworm+old')
+        self.assertIn('bookworm+old has libvirt 7.6.0 / QEMU 6.1.0, below '
+                      'nova 34.0.0\'s minimum', str(error))
+        suite.assert_any_call('bookworm+old', upgrade.CACHE)
 
 
 class TestProfile(base.BaseTestCase):

@@ -90,6 +90,12 @@ class BadSuite(LabError):
 # through it): part of libvirt-daemon up to bookworm, its own package in
 # trixie and sid (Debian's Packages lists of each suite).
 _STORAGE = ('libvirt-daemon-driver-storage',)
+# A candidate's libvirt may be packaged as a later suite's: these are
+# installed over any base where the candidate's apt knows them (bookworm's
+# libvirt 9.0 has no such package; bookworm-backports' 11.3 has, and
+# without it config drives do not copy: lab case block-with-config-drive,
+# measured on bookworm+bookworm-backports).
+SPLIT_OUT = _STORAGE
 
 
 SUITES = {s.name: s for s in (
@@ -145,7 +151,9 @@ def _candidate(name):
     if base not in SUITES:
         raise BadSuite('candidate %s: its base %r is not a published suite '
                        '(%s)' % (name, base, ', '.join(SUITES)))
-    sources, content = [], [base]
+    # The content: what it installs from (and how), hashed into its name.
+    sources, content = [], [base, ' '.join(SUITES[base].all_packages
+                                           + SPLIT_OUT)]
     for source in match.group('sources').split('+'):
         if '/' in source:
             directory = os.path.abspath(source)
@@ -294,10 +302,16 @@ def _in_chroot(root, command, timeout=900, check=True):
 APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=600'
 
 
-def _install(packages):
+def _install(packages, optional=()):
+    """apt-get's command line; ``optional``: packages installed only where
+    the chroot's apt knows them."""
+    found = ''.join(
+        '$(apt-cache show --no-all-versions %s >/dev/null 2>&1 && echo %s) '
+        % (name, name) for name in optional)
     return ('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get '
-            '%s install -y -q --no-install-recommends %s && apt-get clean'
-            % (APT_LOCK_WAIT, ' '.join(packages)))
+            '%s install -y -q --no-install-recommends %s%s && apt-get clean'
+            % (APT_LOCK_WAIT, ' '.join(packages),
+               ' ' + found.strip() if found else ''))
 
 
 def _mark(root, packages):
@@ -425,7 +439,7 @@ def _build_candidate(candidate, base, final):
         packages = list(candidate.all_packages) + sorted(
             p for p in wanted if p in before
             and p not in candidate.all_packages)
-        proc = _in_chroot(work, _install(packages), check=False)
+        proc = _in_chroot(work, _install(packages, SPLIT_OUT), check=False)
         if proc.returncode:
             raise BadSuite('candidate %s: its packages do not install over '
                            '%s: %s' % (candidate.name, candidate.base,

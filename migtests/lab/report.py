@@ -408,7 +408,8 @@ def compare(old, new):
         source, destination, case = key
         return tuple(s if s in old.get('suites', {}) else _base(new, s)
                      for s in (source, destination)) + (case,)
-    changes = {'regressed': [], 'fixed': [], 'new': [], 'gone': []}
+    changes = {'regressed': [], 'fixed': [], 'new': [], 'gone': [],
+               'was': {}, 'not_compared': []}
     matched = set()
     for key, cell in sorted(after.items()):
         then = before.get(counterpart(key))
@@ -416,11 +417,21 @@ def compare(old, new):
             changes['new'].append(cell)
             continue
         matched.add(counterpart(key))
+        changes['was'][key] = then
         if then.outcome == 'ok' and cell.outcome != 'ok':
             changes['regressed'].append(cell)
         elif then.outcome != 'ok' and cell.outcome == 'ok':
             changes['fixed'].append(cell)
-    changes['gone'] = [before[k] for k in sorted(set(before) - matched)]
+    # Cells of suites the new run did not have (nor as a candidate's
+    # base) are not compared: counted, not listed as gone.
+    scope = set(new.get('suites', {})) | {
+        _base(new, s) for s in new.get('suites', {})}
+    for key in sorted(set(before) - matched):
+        kind = 'gone' if {key[0], key[1]} <= scope else 'not_compared'
+        changes[kind].append(before[key])
+    changes['suites_not_run'] = sorted({
+        s for c in changes['not_compared'] for s in (c.source, c.destination)
+    } - scope)
     return changes
 
 
@@ -443,9 +454,18 @@ def print_changes(old_path, new_path):
     changes = compare(load(old_path), load(new_path))
     for kind in ('regressed', 'fixed', 'new', 'gone'):
         for cell in changes[kind]:
-            print('%-9s %s -> %s %s: %s %s' % (kind, cell.source,
-                                               cell.destination, cell.case,
-                                               cell.outcome, cell.error))
-    print('%d regressed, %d fixed, %d new, %d gone' % tuple(
-        len(changes[k]) for k in ('regressed', 'fixed', 'new', 'gone')))
+            then = changes['was'].get(cell.key())
+            print('%-9s %s -> %s %s: %s%s %s' % (
+                kind, cell.source, cell.destination, cell.case, cell.outcome,
+                ' (was %s on %s -> %s)' % (then.outcome, then.source,
+                                           then.destination)
+                if then and then.key() != cell.key() else
+                ' (was %s)' % then.outcome if then else '',
+                cell.error or (then.error if then else '')))
+    outside = changes['not_compared']
+    print('%d regressed, %d fixed, %d new, %d gone%s' % (tuple(
+        len(changes[k]) for k in ('regressed', 'fixed', 'new', 'gone'))
+        + ('; %d cells of suites the new run did not have, not compared (%s)'
+           % (len(outside), ', '.join(changes['suites_not_run']))
+           if outside else '',)))
     return 1 if changes['regressed'] else 0

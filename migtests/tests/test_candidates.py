@@ -174,8 +174,13 @@ class TestCandidateBuild(testtools.TestCase):
                          'Pin-Priority: 990\n',
                          self.read(name, 'etc/apt/preferences.d',
                                    'migtests-candidate'))
-        self.assertEqual([chroots._install(chroots.SUITES['bookworm']
-                                           .all_packages)], self.commands)
+        self.assertEqual([chroots._install(
+            chroots.SUITES['bookworm'].all_packages, chroots.SPLIT_OUT)],
+            self.commands)
+        # The storage driver where its apt knows it as a package.
+        self.assertIn('$(apt-cache show --no-all-versions libvirt-daemon-'
+                      'driver-storage >/dev/null 2>&1 && echo libvirt-daemon-'
+                      'driver-storage)', self.commands[0])
         # Cached: the second use builds nothing.
         chroots.suite(name, self.cache)
         self.assertEqual(1, len(self.commands))
@@ -199,8 +204,8 @@ class TestCandidateBuild(testtools.TestCase):
         # The lab's packages, and of the directory's only what the base
         # has installed (libvirt0; not libvirt-dev).
         self.assertEqual([chroots._install(
-            chroots.SUITES['bookworm'].all_packages + ('libvirt0',))],
-            self.commands)
+            chroots.SUITES['bookworm'].all_packages + ('libvirt0',),
+            chroots.SPLIT_OUT)], self.commands)
 
     @decorators.idempotent_id('d1ef83e4-eff2-4f62-bf32-7fed562626a7')
     def test_packages_that_do_not_install_are_bad_input(self):

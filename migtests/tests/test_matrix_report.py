@@ -223,6 +223,26 @@ class TestCandidateReport(base.BaseTestCase):
                          [c.key() for c in changes['regressed']])
         self.assertEqual(([], [], []), (
             changes['fixed'], changes['new'], changes['gone']))
+        self.assertEqual('ok', changes['was'][
+            ('bookworm', 'bpo', BLOCK)].outcome)
+
+    @decorators.idempotent_id('e92e2ea0-2e59-40f6-a7af-cccda2e7370c')
+    def test_cells_of_suites_the_new_run_lacks_are_not_compared(self):
+        published = results({
+            ('bookworm', 'bookworm', LIVE): ('ok', ''),
+            ('bookworm', 'sid', LIVE): ('ok', ''),
+            ('sid', 'sid', LIVE): ('ok', ''),
+        }, suites=('bookworm', 'sid'))
+        candidate = with_candidate({('bpo', 'bookworm', LIVE): ('ok', '')})
+        changes = report.compare(published, candidate)
+        self.assertEqual([], changes['gone'])
+        self.assertEqual([('bookworm', 'sid', LIVE), ('sid', 'sid', LIVE)],
+                         [c.key() for c in changes['not_compared']])
+        self.assertEqual(['sid'], changes['suites_not_run'])
+        # A cell of the new run's own suites that it lacks is gone.
+        candidate['cells'] = []
+        self.assertEqual([('bookworm', 'bookworm', LIVE)], [
+            c.key() for c in report.compare(published, candidate)['gone']])
 
 
 class TestMatrixCli(base.BaseTestCase):

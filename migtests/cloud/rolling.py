@@ -50,7 +50,8 @@ def run_all(suites, driver, zuul_dir, output, name='upg'):
     prefix = os.path.join(output, '')
     os.makedirs(output, exist_ok=True)
     for pair in upgrade.pairs(suites):
-        directory = os.path.join(output, '-'.join(pair))
+        # One directory a pair (a candidate's path in its name made flat).
+        directory = os.path.join(output, '-'.join(pair).replace('/', '_'))
         print('\n=== computes %s ===' % upgrade.describe(pair), flush=True)
         pair_started = time.monotonic()
         status = job.main(['--computes', ','.join(pair), '--zuul-dir',

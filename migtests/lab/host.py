@@ -141,7 +141,10 @@ class LabHost:
         at the usual socket.  The instances' directory and /etc/hosts are
         the same files on both sides."""
         d, r = shlex.quote(self.dir), shlex.quote(self.chroot)
-        cache = shlex.quote(self.lab.cache + '/qemu-' + self.suite)
+        # libvirt's cache (QEMU capabilities) of this chroot: a suite's,
+        # or a candidate's by its content (its chroot's name, no '/').
+        cache = shlex.quote(self.lab.cache + '/qemu-'
+                            + os.path.basename(self.chroot))
         root = shlex.quote(self.lab.root)
         lines = ['set -e', 'mount --make-rprivate /']
         if self.hostname:

@@ -40,6 +40,7 @@ import os
 import re
 import shutil
 
+from migtests.lab import sourcebuild
 from migtests.lab import system
 from migtests.lab.system import LabError
 from migtests.lab.system import run
@@ -66,6 +67,9 @@ class Suite:
     base: str = ''
     sources: tuple = ()
     key: str = ''
+    # Built from source (migtests.lab.sourcebuild): its release's version,
+    # over the chroot of ``bootstrap``'s suite.
+    built: str = ''
 
     @property
     def all_packages(self):
@@ -125,6 +129,13 @@ def suite(name, cache=None):
     not cached) and its libvirt and QEMU versions are read from it."""
     if name in SUITES:
         return SUITES[name]
+    if name in sourcebuild.RELEASES:
+        chosen = sourcebuild.RELEASES[name]
+        built = Suite(name, chosen.version, SUITES[sourcebuild.BASE].qemu,
+                      sourcebuild.BASE, built=chosen.version)
+        if cache is None:
+            return built
+        return dataclasses.replace(built, **versions(build(cache, name)))
     candidate = _candidate(_LABELS.get(name, name))
     if cache is None:
         return candidate
@@ -136,6 +147,13 @@ def known(names):
     """The names checked (BadSuite, one line), each as the rest of the run
     calls it: a candidate by its label when it has one."""
     return [suite(name).name for name in names]
+
+
+def unavailable(names):
+    """{name: why} of the source-built suites among ``names`` whose sources
+    are not on this machine: skipped, each said in one line."""
+    return {name: sourcebuild.missing(name) for name in names
+            if name in sourcebuild.RELEASES and sourcebuild.missing(name)}
 
 
 # A candidate's label: the expression it stands for, in this process.
@@ -234,10 +252,15 @@ VERSION_PACKAGES = {'libvirt': 'libvirt-daemon', 'qemu': 'qemu-system-x86'}
 
 
 def versions(root):
-    """{'libvirt': .., 'qemu': ..} installed in a chroot (upstream parts)."""
+    """{'libvirt': .., 'qemu': ..} installed in a chroot (upstream parts);
+    a libvirt built from source is its release's."""
     found = installed(root)
-    return {what: upstream(found[package]) if package in found else ''
-            for what, package in VERSION_PACKAGES.items()}
+    got = {what: upstream(found[package]) if package in found else ''
+           for what, package in VERSION_PACKAGES.items()}
+    built = sourcebuild.record(root)
+    if built:
+        got['libvirt'] = built['release']['version']
+    return got
 
 
 def mirror():
@@ -281,37 +304,19 @@ def _root(cache_dir, name):
     candidate's base)."""
     if name in SUITES:
         return os.path.join(cache_dir, 'chroots', name)
+    if name in sourcebuild.RELEASES:
+        return os.path.join(cache_dir, 'chroots',
+                            sourcebuild.chroot_name(name))
     candidate = suite(name)
     return os.path.join(cache_dir, 'chroots', 'candidate-%s-%s' % (
         candidate.base, candidate.key))
 
 
-def _in_chroot(root, command, timeout=900, check=True):
-    """Run a shell command inside the chroot, in a private mount namespace."""
-    script = ('set -e; mount -t proc proc {r}/proc; '
-              'mount -t sysfs sysfs {r}/sys; '
-              'mount --rbind /dev {r}/dev; mount --make-rslave {r}/dev; '
-              'mount -t tmpfs tmpfs {r}/run; '
-              'exec chroot {r} sh -c "$0"').format(r=root)
-    return run(['unshare', '-m', '--propagation', 'private', 'sh', '-c',
-                script, command], timeout=timeout, check=check)
-
-
-# Should anything else hold the chroot's dpkg lock, apt waits for it
-# (apt >= 1.9.11: every suite here) rather than failing at once.
-APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=600'
-
-
-def _install(packages, optional=()):
-    """apt-get's command line; ``optional``: packages installed only where
-    the chroot's apt knows them."""
-    found = ''.join(
-        '$(apt-cache show --no-all-versions %s >/dev/null 2>&1 && echo %s) '
-        % (name, name) for name in optional)
-    return ('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get '
-            '%s install -y -q --no-install-recommends %s%s && apt-get clean'
-            % (APT_LOCK_WAIT, ' '.join(packages),
-               ' ' + found.strip() if found else ''))
+# Commands in a chroot and apt's command line: system's, shared with the
+# suites built from source.
+_in_chroot = system.in_chroot
+APT_LOCK_WAIT = system.APT_LOCK_WAIT
+_install = system.apt_install
 
 
 def _mark(root, packages):
@@ -333,6 +338,11 @@ def _built(cache_dir, chosen):
     final = _root(cache_dir, chosen.name)
     # Matrix pairs sharing a suite build it once: the others wait here.
     with system.cache_lock(final):
+        if chosen.built:
+            if sourcebuild.cached(final):
+                return final
+            base = _built(cache_dir, SUITES[sourcebuild.BASE])
+            return sourcebuild.build(cache_dir, chosen.name, base, final)
         if not chosen.base:
             return _build(chosen, final)
         if os.path.exists(os.path.join(final, MARKER)):

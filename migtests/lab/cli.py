@@ -36,6 +36,7 @@ from migtests.lab import chroots
 from migtests.lab.lab import Lab
 from migtests.lab import repro
 from migtests.lab import soak
+from migtests.lab import sourcebuild
 from migtests.lab.system import LabError
 
 
@@ -64,6 +65,7 @@ def build_parser(prog='migtests-lab'):
         1, 1001), metavar='1..1000', help='rounds (soak)')
     parser.add_argument('--seed', type=int, default=1, help='seed of the '
                         'random kills (soak)')
+    sourcebuild.add_arguments(parser)
     return parser
 
 
@@ -89,6 +91,11 @@ def main(argv=None, prog='migtests-lab'):
                 if len(suites) != 2:
                     raise command.BadInput('--suites takes SOURCE,'
                                            'DESTINATION')
+            sourcebuild.use(args)
+            skipped = chroots.unavailable(
+                suites or repro.REPROS[args.finding].suites)
+            if skipped:
+                raise command.BadInput(sorted(skipped.values())[0])
         if args.command == 'debs':
             suites = _suites(args.suites or '')
             if len(suites) != 1 or not chroots.suite(suites[0]).base \

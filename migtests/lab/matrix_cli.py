@@ -32,6 +32,7 @@ from migtests import command
 from migtests.lab import chroots
 from migtests.lab import matrix
 from migtests.lab import report
+from migtests.lab import sourcebuild
 from migtests.lab.system import LabError
 
 
@@ -55,10 +56,31 @@ def _suites(text):
         raise command.BadInput(str(exc)) from None
 
 
+def _available(suites, only_pairs, prog):
+    """Without the suites built from source whose sources are absent, each
+    said in one line; BadInput when nothing is left to run."""
+    skipped = chroots.unavailable(suites)
+    for why in skipped.values():
+        print('%s: %s' % (prog, why), flush=True)
+    if not skipped:
+        return suites, only_pairs
+    if only_pairs:
+        only_pairs = [p for p in only_pairs
+                      if not any(s in skipped for s in p)]
+        if not only_pairs:
+            raise command.BadInput('every pair named was skipped')
+    left = [s for s in suites if s not in skipped]
+    if not left:
+        raise command.BadInput('every suite named was skipped')
+    return left, only_pairs
+
+
 def _grid_order(names):
     """Published suites in their order, each candidate after its base."""
     def key(name):
         chosen = chroots.suite(name)
+        if chosen.built:        # older than every published suite
+            return (-1, False, name)
         return (list(chroots.SUITES).index(chosen.base or name),
                 bool(chosen.base), name)
     return sorted(set(names), key=key)
@@ -70,6 +92,7 @@ def main(argv=None, prog='migtests-matrix'):
                         help='the suites to pair: %s (default: %%(default)s)'
                         % chroots.HELP)
     parser.add_argument('--cases', default=','.join(matrix.CASES))
+    sourcebuild.add_arguments(parser)
     parser.add_argument('--output', default=os.path.join('results',
                                                          'matrix'),
                         help='report directory (default: %(default)s, under '
@@ -103,6 +126,8 @@ def main(argv=None, prog='migtests-matrix'):
             suites = _grid_order(s for p in only_pairs for s in p)
         else:
             suites = _suites(args.suites)
+        sourcebuild.use(args)
+        suites, only_pairs = _available(suites, only_pairs, prog)
         cases = _names(args.cases, list(matrix.CASES), 'case')
         if args.jobs < 1:
             raise command.BadInput('--jobs must be at least 1')

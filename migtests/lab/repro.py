@@ -134,6 +134,37 @@ def _virtio_blk_state(libvirt, ctx):
         return 'Failed to load' in exc.get_error_message(), evidence
 
 
+# The seed's message, as libvirt 1.2.17 words it (src/qemu/
+# qemu_migration.c, qemuMigrationBeginPhase: selective disks through the
+# tunnel).
+SEED_MESSAGE = ('Selecting disks to migrate is not implemented for '
+                'tunnelled migration')
+
+
+def _seed_2016(libvirt, ctx):
+    """Mitaka's shipped block_migration_flag (UNDEFINE_SOURCE|PEER2PEER|
+    LIVE|TUNNELLED|NON_SHARED_INC) with the local disk chosen by
+    migrate_disks, as Nova 13 sent it through migrateToURI3."""
+    flags = (libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+             | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_LIVE
+             | libvirt.VIR_MIGRATE_TUNNELLED
+             | libvirt.VIR_MIGRATE_NON_SHARED_INC)
+    disks = sorted(set(checks.disk_aliases(ctx.domain).values())
+                   - {checks.LEGACY})
+    params = {libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks}
+    evidence = ['domain.migrateToURI3(%r, %r, %d)  # UNDEFINE_SOURCE|'
+                'PEER2PEER|LIVE|TUNNELLED|NON_SHARED_INC' % (
+                    ctx.uri, params, flags)]
+    try:
+        ctx.domain.migrateToURI3(ctx.uri, params, flags)
+    except libvirt.libvirtError as exc:
+        evidence.append('libvirt answered: %s' % _error(exc))
+        return (exc.get_error_code() == libvirt.VIR_ERR_OPERATION_UNSUPPORTED
+                and SEED_MESSAGE in exc.get_error_message()), evidence
+    evidence.append('libvirt answered: success')
+    return False, evidence
+
+
 # Nova's downtime steps start at 50 ms (its libvirt driver's
 # migration.downtime_steps); the hand measurement raised the downtime the
 # same way.  Crashes came about one migration in four: twelve round trips
@@ -225,6 +256,10 @@ def _tcg_lost_pages(libvirt, ctx):
 
 
 REPROS = {r.name: r for r in (
+    # libvirt 1.2.17 built from its release commit (lab.sourcebuild).
+    Repro('tunnelled-selective-disks-2016', 'the 2016 failure: TUNNELLED '
+          'with a migrate_disks list on libvirt 1.2.17',
+          ('libvirt-1.2.17', 'libvirt-1.2.17'), 'local', _seed_2016),
     Repro('tunnelled-tls-kills-libvirtd', 'libvirtd dies on '
           'VIR_MIGRATE_TUNNELLED | VIR_MIGRATE_TLS', ('trixie', 'trixie'),
           'volume', _tunnelled_tls),

@@ -198,3 +198,31 @@ def cache_lock(path):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def in_chroot(root, command, timeout=900, check=True):
+    """Run a shell command inside the chroot, in a private mount namespace."""
+    script = ('set -e; mount -t proc proc {r}/proc; '
+              'mount -t sysfs sysfs {r}/sys; '
+              'mount --rbind /dev {r}/dev; mount --make-rslave {r}/dev; '
+              'mount -t tmpfs tmpfs {r}/run; '
+              'exec chroot {r} sh -c "$0"').format(r=root)
+    return run(['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+                script, command], timeout=timeout, check=check)
+
+
+# Should anything else hold the chroot's dpkg lock, apt waits for it
+# (apt >= 1.9.11: every suite here) rather than failing at once.
+APT_LOCK_WAIT = '-o DPkg::Lock::Timeout=600'
+
+
+def apt_install(packages, optional=()):
+    """apt-get's command line; ``optional``: packages installed only where
+    the chroot's apt knows them."""
+    found = ''.join(
+        '$(apt-cache show --no-all-versions %s >/dev/null 2>&1 && echo %s) '
+        % (name, name) for name in optional)
+    return ('apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get '
+            '%s install -y -q --no-install-recommends %s%s && apt-get clean'
+            % (APT_LOCK_WAIT, ' '.join(packages),
+               ' ' + found.strip() if found else ''))

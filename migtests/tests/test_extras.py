@@ -98,7 +98,8 @@ class TestExtras(testtools.TestCase):
                  'migtests matrix: error: unknown case nonesuch'),
                 (('compare', 'only-one'), 'migtests compare: error: '),
                 (('lab', 'repro'), 'migtests lab: error: repro needs a '
-                 'finding: tcg-lost-pages, tunnelled-tls-kills-libvirtd'),
+                 'finding: tcg-lost-pages, tunnelled-selective-disks-2016, '
+                 'tunnelled-tls-kills-libvirtd'),
                 (('lab', 'repro', 'nonesuch'), "invalid choice: 'nonesuch'"),
                 (('lab', 'repro', 'volume-copied-onto-itself', '--suites',
                   'sid'), '--suites takes SOURCE,DESTINATION'),

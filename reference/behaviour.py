@@ -287,7 +287,9 @@ BEHAVIOUR = (
               'implemented for tunnelled migration',
               'qemu_migration.c qemuMigrationSrcBeginPhase; the 2016 CI '
               'failure on libvirt 1.2.17'),
-    Behaviour('local-disk-left-behind', _local_left_behind,
+    Behaviour('local-disk-left-behind',
+              lambda c: _local_left_behind(c) and supports(
+                  'refuses_local_disk_left_behind', c.source),
               'VIR_ERR_MIGRATE_UNSAFE',
               'Unsafe migration: Migration without shared storage is unsafe',
               _MEASURED_9_0),
@@ -307,15 +309,23 @@ BEHAVIOUR = (
               lambda c: 'invalid argument: disk target %s not found' % sorted(
                   set(c.params['migrate_disks'])
                   - {d.target for d in c.disks})[0], _MEASURED_9_0),
+    Behaviour('local-disk-left-behind-silently', _local_left_behind, None,
+              'a local disk is neither copied nor shared: the guest runs on '
+              'the destination over whatever that path holds there',
+              'measured: libvirt 1.2.17 and 1.3.1 built from source (lab '
+              'conformance, local-disk-without-copy)', hazard=True),
     Behaviour('incremental-copy-of-volume',
               lambda c: c.has('NON_SHARED_INC') and not c.has('TUNNELLED')
               and _non_local_copied(c)
-              and V('7.0') <= c.lowest_libvirt < V('11.3'),
+              and V('1.2.19') <= c.destination.libvirt < V('11.3'),
               'VIR_ERR_OPERATION_UNSUPPORTED',
               'Operation not supported: pre-creation of storage targets for '
               'incremental storage migration is not supported',
-              _MEASURED_9_0 + ' and 7.0 (volume attached, no migrate_disks); '
-              '11.3 and 12.8 accept it and copy the volume onto itself'),
+              'libvirt commit 6da3b694c (first in 1.2.19), the destination\'s '
+              'qemuMigrationPrecreateStorage; ' + _MEASURED_9_0 + ', 7.0 and '
+              '1.3.1 built from source (volume attached, no migrate_disks); '
+              '1.2.17 copies the volume; 11.3 and 12.8 accept it and copy '
+              'the volume onto itself'),
     Behaviour('shared-disk-copied', _non_local_copied, None,
               lambda c: 'the shared disks %s are copied onto themselves '
               '(data loss, Nova bugs 1398999 / 1719362)'

@@ -159,6 +159,16 @@ FEATURES = {f.name: f for f in (
     # QEMU_CAPS_BLOCKDEV and any tunnelled migrate_disks list.
     Feature('blockdev', 'libvirt 5.10.0 release notes: -blockdev with '
             'QEMU >= 4.2', libvirt_since=V('5.10.0'), qemu_since=V('4.2.0')),
+    # Measured at both ends, the upstream commit not located here (libvirt's
+    # repository is more than this machine may fetch): 1.2.17 and 1.3.1
+    # (built from their release commits) refuse only a disk whose cache
+    # mode is not none on a shared file system (qemuMigrationIsSafe), and
+    # migrate leaving a local disk behind; 7.0.0 refuses it.
+    Feature('refuses_local_disk_left_behind', 'measured: lab conformance '
+            'row local-disk-without-copy on libvirt-1.3.1 (accepted) and '
+            'bullseye 7.0.0 (VIR_ERR_MIGRATE_UNSAFE); qemu_migration.c '
+            'qemuMigrationIsSafe at 8fd68675e (1.3.1)',
+            libvirt_since=V('7.0.0'), party='source'),
     Feature('qemu_legacy_block_migration', 'QEMU 9.1 removal notes: '
             '"block migration" (migrate -b / blk capability) removed',
             qemu_until=V('9.1.0')),

@@ -49,6 +49,7 @@ from reference import model
 from reference.model import Disk
 from reference.model import DiskKind
 from reference.versions import machine_type_version
+from reference.versions import supports
 from reference.versions import Version
 
 LAB, MATRIX, RATE, TRANSPORT = 'lab', 'matrix', 'rate', 'transport'
@@ -144,6 +145,13 @@ class Case:
     tags: frozenset = frozenset()
     formerly: tuple = ()    # its names in results written before (--compare)
     certificate: str | None = None  # a certificate fault (pki.FAULTS)
+    # Features (reference.versions) the case's point needs on both hosts.
+    # Where the hosts lack one, the reference must answer instead: with
+    # this refusal, or (None) with a plan that leaves flags_present out --
+    # what a cell of such hosts checks (libvirt 1.2.17 and 1.3.1 in the
+    # matrix: no native TLS before 3.2.0, no post-copy before 1.3.3).
+    needs: tuple = ()
+    refused_without: str | None = None
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -165,6 +173,10 @@ class Case:
         if resolved is not None and resolved[1] > release:
             return 'machine-type-too-new'
         return 'machine-type-removed'
+
+    def lacking(self, *hosts):
+        """The features of ``needs`` these hosts do not both have."""
+        return [f for f in self.needs if not supports(f, *hosts)]
 
     def flag_problems(self, flags):
         """What the plan's flags break of the case's expectations."""
@@ -211,12 +223,13 @@ CASES = (
     Case('native-tls-true-live', layout='volume',
          options={'live_migration_with_native_tls': True},
          flags_present=('TLS',), tags={LAB, MATRIX, TRANSPORT},
-         formerly=('native-tls',)),
+         formerly=('native-tls',), needs=('native_tls',),
+         refused_without='native-tls-unsupported'),
     Case('post-copy-switch-mid-migration', layout='volume',
          options={'live_migration_permit_post_copy': True,
                   'live_migration_bandwidth': 2},
          during=actions.POST_COPY, flags_present=('POSTCOPY',),
-         tags={LAB, MATRIX}, formerly=('post-copy',)),
+         tags={LAB, MATRIX}, formerly=('post-copy',), needs=('post_copy',)),
     Case('auto-converge', layout='local',
          options={'live_migration_permit_auto_converge': True},
          flags_present=('AUTO_CONVERGE',), tags={LAB}),
@@ -231,7 +244,8 @@ CASES = (
     Case('native-tls-with-parallel-connections', layout='volume',
          options={'live_migration_with_native_tls': True,
                   'live_migration_parallel_connections': 4},
-         flags_present=('TLS', 'PARALLEL'), tags={LAB, MATRIX}),
+         flags_present=('TLS', 'PARALLEL'), tags={LAB, MATRIX},
+         needs=('native_tls',), refused_without='native-tls-unsupported'),
     # A guest defined with the alias and started on the cell's source:
     # libvirt records that QEMU's newest type, so to an older QEMU the plan
     # refuses, naming it (the matrix saw "unsupported machine type" there

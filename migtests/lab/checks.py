@@ -30,8 +30,11 @@ from migtests.lab import virt
 
 _MIRROR_RE = re.compile(r'"event": "BLOCK_JOB_(?:READY|COMPLETED)", "data": '
                         r'\{"device": "drive-([\w-]+)".*?"type": "mirror"')
-# QEMU's legacy (tunnelled) block migration reports its progress this way.
-_LEGACY_RE = re.compile(r'"disk": \{"transferred": [1-9]')
+# QEMU's legacy (tunnelled) block migration reports its progress this way
+# (query-migrate's "disk"), its keys in no fixed order: libvirt 1.2.17 logs
+# QEMU 5.2's reply with "total" first (conformance row tunnelled-block on
+# libvirt-1.2.17).
+_LEGACY_RE = re.compile(r'"disk": \{[^}]*"transferred": [1-9]')
 LEGACY = 'legacy-block-migration'
 
 

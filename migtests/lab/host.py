@@ -146,7 +146,7 @@ class LabHost:
         cache = shlex.quote(self.lab.cache + '/qemu-'
                             + os.path.basename(self.chroot))
         root = shlex.quote(self.lab.root)
-        lines = ['set -e', 'mount --make-rprivate /']
+        lines = self._first_lines()
         if self.hostname:
             lines += self._own_tree() + [
                 'mkdir -p /var/lib/nova %s/var/lib/nova' % r,
@@ -188,8 +188,6 @@ class LabHost:
             'mkdir -p /run/lock /var/cache/libvirt',
             'mount --bind %s /var/cache/libvirt' % cache,
         ]
-        if self.hostname:
-            lines.append('hostname %s' % shlex.quote(self.hostname))
         for inside, sub in BINDS.items():
             lines.append('mkdir -p %s && mount --bind %s/%s %s'
                          % (inside, d, sub, inside))
@@ -198,8 +196,18 @@ class LabHost:
     def _mount_script(self, command):
         if self.chroot is not None:
             return self._chroot_script(command)
-        return '\n'.join(['set -e', 'mount --make-rprivate /']
-                         + self._own_tree() + ['exec ' + command])
+        return '\n'.join(self._first_lines() + self._own_tree()
+                         + ['exec ' + command])
+
+    def _first_lines(self):
+        """Mounts private from here on; the host's own name in its UTS
+        namespace: its given one, else its namespace's.  libvirt up to
+        1.2.x refuses a migration between two hosts of the same name
+        ("Attempt to migrate guest to the same host": its migration
+        cookie compares hostnames as well as host UUIDs; measured with
+        libvirt 1.2.17 and 1.3.1 built from source, every matrix cell)."""
+        return ['set -e', 'mount --make-rprivate /',
+                'hostname %s' % shlex.quote(self.hostname or self.netns)]
 
     def start(self, log_file):
         """Start libvirtd in the host's namespaces; return the Recorded pid."""

@@ -346,3 +346,61 @@ class TestExpectedRefusal(testtools.TestCase):
         cell = self.cell('5.2', '11.1', MigrationRefused(
             'machine-type-too-new', 'refused'))
         self.assertEqual('refused', cell.outcome)
+
+
+class TestLackingFeature(testtools.TestCase):
+    """Hosts without a feature a case needs (libvirt 1.2.17 has neither
+    native TLS nor post-copy): the case's refusal passes, or the guest
+    migrates without the flag; the flag sent anyway, or any other outcome,
+    is red."""
+
+    class Runner(TestExpectedRefusal.Runner):
+        def __init__(self, libvirt, outcome):
+            super().__init__('5.2', '5.2', outcome)
+            self.libvirt = Version.parse(libvirt)
+            self.ran = []
+
+        def capabilities(self, host, tls_ready=False):
+            return HostCapabilities(self.libvirt, Version.parse('5.2'))
+
+        def run(self, case):
+            self.ran.append(case)
+            return super().run(case)
+
+    def cell(self, case_id, libvirt, outcome):
+        runner = self.Runner(libvirt, outcome)
+        with mock.patch.object(matrix, '_host_of',
+                               lambda r, layout, suite, by: r.hosts[0]):
+            return runner, matrix._run_cell(runner, cases.get(case_id), 'a',
+                                            'b', {})
+
+    @decorators.idempotent_id('b1e7c3d5-9a2f-4c6e-8d0b-3f5a7c9e1b24')
+    def test_the_cases_refusal_where_the_feature_is_lacking_passes(self):
+        _, cell = self.cell('native-tls-true-live', '1.2.17', MigrationRefused(
+            'native-tls-unsupported', 'native TLS needs libvirt >= 3.2.0'))
+        self.assertEqual('ok', cell.outcome)
+        self.assertIn('refused as expected', cell.error)
+        # The same refusal where the hosts have it is red.
+        _, cell = self.cell('native-tls-true-live', '9.0.0', MigrationRefused(
+            'native-tls-unsupported', 'native TLS needs libvirt >= 3.2.0'))
+        self.assertEqual('refused', cell.outcome)
+
+    @decorators.idempotent_id('c2f8d4e6-0b3a-4d7f-9e1c-4a6b8d0f2c35')
+    def test_without_the_feature_the_guest_migrates_without_its_flag(self):
+        result = mock.Mock(flags=('VIR_MIGRATE_LIVE',), params={},
+                           migration_seconds=1.0)
+        runner, cell = self.cell('post-copy-switch-mid-migration', '1.2.17',
+                                 result)
+        self.assertEqual('ok', cell.outcome, cell.error)
+        self.assertIn('lack post_copy', cell.note)
+        ran = runner.ran[0]
+        self.assertEqual((None, ('POSTCOPY',)), (ran.during, ran.flags_absent))
+
+    @decorators.idempotent_id('d3a9e5f7-1c4b-4e8a-8f2d-5b7c9e1a3d46')
+    def test_the_flag_sent_where_it_is_lacking_is_red(self):
+        result = mock.Mock(flags=('VIR_MIGRATE_POSTCOPY',), params={},
+                           migration_seconds=1.0)
+        _, cell = self.cell('post-copy-switch-mid-migration', '1.2.17',
+                            result)
+        self.assertEqual('failed', cell.outcome)
+        self.assertIn('POSTCOPY', cell.error)

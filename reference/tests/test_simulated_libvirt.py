@@ -48,6 +48,13 @@ FACTS = (
      None, 'shared-disk-copied', {'vda', 'vdb'}),
     (XENIAL, ('NON_SHARED_INC',), {'migrate_disks': ['vda']},
      'vda:local vdb:volume', None, None, {'vda'}),
+    # libvirt 1.2.17 built from source (lab conformance rows
+    # local-disk-without-copy, unknown-disk-target): no refusal of a local
+    # disk left behind; an unknown target is refused.
+    (XENIAL, (), {}, 'vda:local', None, 'local-disk-left-behind-silently',
+     set()),
+    (XENIAL, ('NON_SHARED_DISK',), {'migrate_disks': ['nope']}, 'vda:local',
+     'VIR_ERR_INVALID_ARG', None, None),
     (BOOKWORM, (), {}, '', None, None, set()),
     (BOOKWORM, (), {}, 'vda:local', 'VIR_ERR_MIGRATE_UNSAFE', None, None),
     (BOOKWORM, ('TUNNELLED',), {}, '', None, None, set()),

@@ -35,6 +35,13 @@ _MIRROR_RE = re.compile(r'"event": "BLOCK_JOB_(?:READY|COMPLETED)", "data": '
 # QEMU 5.2's reply with "total" first (conformance row tunnelled-block on
 # libvirt-1.2.17).
 _LEGACY_RE = re.compile(r'"disk": \{[^}]*"transferred": [1-9]')
+# ... or only in the migrate command libvirt sent ("blk" or, incremental,
+# "inc" true): libvirt 1.3.1 follows a migration by QEMU's events and
+# queries its progress only once it has completed, when QEMU reports no
+# disk any more (conformance row tunnelled-block on libvirt-1.3.1:
+# "blk":false,"inc":true).
+_LEGACY_SENT_RE = re.compile(
+    r'"execute": ?"migrate", ?"arguments": ?\{[^}]*"(?:blk|inc)": ?true')
 LEGACY = 'legacy-block-migration'
 
 
@@ -63,7 +70,7 @@ class DaemonLog:
         since then, when already read)."""
         text = self.since() if text is None else text
         copied = set(_MIRROR_RE.findall(text))
-        if _LEGACY_RE.search(text):
+        if _LEGACY_RE.search(text) or _LEGACY_SENT_RE.search(text):
             copied.add(LEGACY)
         return sorted(aliases[alias] for alias in copied)
 

@@ -36,6 +36,12 @@ BINDS = {
     '/var/log/libvirt': 'log',
 }
 
+# What the checks read from a daemon's log: the migration's steps, QEMU's
+# replies and events (qemu_monitor_json) and the commands libvirt sends it
+# (qemu_monitor: QEMU_MONITOR_SEND_MSG).
+LOG_FILTERS = ' '.join('1:qemu.' + c for c in (
+    'qemu_migration', 'qemu_monitor_json', 'qemu_monitor'))
+
 LIBVIRTD_CONF = '''\
 listen_tls = 1
 listen_tcp = 1
@@ -46,7 +52,7 @@ auth_unix_rw = "none"
 unix_sock_group = "root"
 host_uuid = "%(uuid)s"
 log_outputs = "2:file:/var/log/libvirt/libvirtd.log"
-log_filters = "1:qemu.qemu_migration 1:qemu.qemu_monitor_json"
+log_filters = "%(filters)s"
 max_clients = 64
 keepalive_interval = 2
 keepalive_count = 3
@@ -101,7 +107,7 @@ class LabHost:
                                        'ovl/var-work', 'lib/images']
         for sub in subs:
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        values = {'address': self.address,
+        values = {'address': self.address, 'filters': LOG_FILTERS,
                   'uuid': str(uuid.uuid5(uuid.NAMESPACE_URL,
                                          self.lab.dir + self.name))}
         self._write('etc/libvirtd.conf', LIBVIRTD_CONF % values + libvirt_conf)

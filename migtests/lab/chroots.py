@@ -152,8 +152,9 @@ def known(names):
 def unavailable(names):
     """{name: why} of the source-built suites among ``names`` whose sources
     are not on this machine: skipped, each said in one line."""
-    return {name: sourcebuild.missing(name) for name in names
-            if name in sourcebuild.RELEASES and sourcebuild.missing(name)}
+    why = {name: sourcebuild.missing(name) for name in names
+           if name in sourcebuild.RELEASES}
+    return {name: text for name, text in why.items() if text}
 
 
 # A candidate's label: the expression it stands for, in this process.

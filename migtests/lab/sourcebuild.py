@@ -264,13 +264,13 @@ def _shell(root, script, timeout=3600):
     return proc
 
 
-def _stage(cache_dir, chosen, base, given):
+def _stage(cache_dir, chosen, base):
     """Build the release in the build chroot; return the directory its
     ``make install`` filled and the steps' times."""
     steps = []
     root = _timed(steps, 'build chroot (%s + tools)' % BASE, build_root,
                   cache_dir, base)
-    where = sources(given)
+    where = sources()
     key = recipe_key(chosen)
     inside = '/build/%s-%s' % (chosen.name, key)
     top = root + inside
@@ -318,16 +318,16 @@ def cached(final):
     return os.path.exists(os.path.join(final, MARKER))
 
 
-def build(cache_dir, name, base, final, given=None):
+def build(cache_dir, name, base, final):
     """The runtime chroot of a source-built suite at ``final`` (the
     caller holds its lock), over ``base``, the base suite's chroot.
     NoSource when the sources are absent."""
     chosen = RELEASES[name]
-    why = missing(name, given)
+    why = missing(name)
     if why:
         raise NoSource(why)
     start = time.monotonic()
-    top, steps = _stage(cache_dir, chosen, base, given)
+    top, steps = _stage(cache_dir, chosen, base)
     work = final + '.building'
     shutil.rmtree(work, ignore_errors=True)
     try:

@@ -404,3 +404,5 @@ class TestLackingFeature(testtools.TestCase):
                             result)
         self.assertEqual('failed', cell.outcome)
         self.assertIn('POSTCOPY', cell.error)
+        self.assertIn('the plan sent POSTCOPY, which these hosts lack',
+                      cell.error)
